@@ -1,0 +1,166 @@
+"""The batched engine shared by the serial chain and the network.
+
+One environment object simulates ``n_envs`` independent supply chains in lockstep, with numpy arrays
+shaped ``(n_envs, n_agents, ...)``: loops run over time (the caller's) and over nodes (the network's
+allocation), never over environments. A single chain is ``n_envs = 1``.
+
+The API uses the Gymnasium / PettingZoo vocabulary, batched:
+
+* ``reset(seed=None, demand=None) -> obs (B, N, obs_dim), info``
+* ``step(actions (B, N, D) int) -> obs, rewards (B, N), terminated (B,), truncated (B,), info``
+* ``state() -> (B, state_dim)``: the global state for a centralized critic
+
+An episode ends by its time limit, so it is reported as ``truncated`` (a value function must still
+bootstrap there); ``terminated`` is always False. ``rewards`` is the configured training reward;
+``info["cost"]`` (B, N) is always each agent's raw cost, and evaluation uses only that.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from envs.reward_functions import mixed_reward
+from utils.errors import UserError
+
+#: draws demand for a batch: (rng, n_envs, length) -> int (n_envs, length, n_streams)
+DemandSampler = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+class BatchedInventoryEnv:
+    """Common bookkeeping: demand, time, action checks, rewards, truncation, observation scaling.
+
+    Subclasses set ``n_agents``, ``agent_names``, ``action_nvec`` (N, D), ``n_streams`` and
+    ``obs_dim``, and implement ``_reset_state``, ``_advance`` and ``_raw_observation``.
+    """
+
+    n_agents: int
+    agent_names: list[str]
+    action_nvec: np.ndarray  # (N, D) number of choices per action dimension; a 1 is a padding dimension
+    n_streams: int  # customer demand streams
+    obs_dim: int
+    obs_scale: float  # observations are raw units divided by this (the paper divides by the order cap)
+
+    def __init__(
+        self,
+        n_envs: int,
+        episode_length: int,
+        reward_alpha: float,
+        demand_sampler: DemandSampler | None,
+        seed: int | None,
+        obs_time_left: bool,
+    ) -> None:
+        if n_envs < 1:
+            raise UserError(f"n_envs is {n_envs}; it must be at least 1")
+        self.n_envs = n_envs
+        self.episode_length = episode_length
+        self.reward_alpha = reward_alpha
+        self.demand_sampler = demand_sampler
+        self.obs_time_left = obs_time_left
+        self.rng = np.random.default_rng(seed)
+        self.t = 0
+        self.demand = np.zeros((n_envs, episode_length, 1), dtype=np.int64)  # (B, T, S)
+        self._needs_reset = True
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state_dim(self) -> int:
+        return self.n_agents * self.obs_dim + 1
+
+    def reset(self, seed: int | None = None, demand: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """Start new episodes.  demand: int (B, T) or (B, T, S), T >= episode_length; None draws it.
+
+        Returns obs (B, N, obs_dim) float32 and an info dict.
+        """
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        if demand is None:
+            if self.demand_sampler is None:
+                raise UserError("this environment has no demand generator; pass demand=... to reset()")
+            demand = self.demand_sampler(self.rng, self.n_envs, self.episode_length)
+        self.demand = self._check_demand(demand)
+        self.t = 0
+        self._needs_reset = False
+        self._reset_state()
+        return self._observation(), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Advance every chain by one period.  actions int (B, N, D) (or (B, N) when D = 1)."""
+        if self._needs_reset:
+            raise UserError("step() called before reset() or after the episode ended; call reset() first")
+        actions = self._check_actions(actions)
+        info = self._advance(self.demand[:, self.t, :], actions)
+        cost = info["cost"]  # (B, N)
+        self.t += 1
+        rewards = mixed_reward(cost, self.reward_alpha)
+        done = self.t >= self.episode_length
+        self._needs_reset = done
+        terminated = np.zeros(self.n_envs, dtype=bool)
+        truncated = np.full(self.n_envs, done, dtype=bool)
+        return self._observation(), rewards, terminated, truncated, info
+
+    def state(self) -> np.ndarray:
+        """Global state for the centralized critic: every agent's observation and the time left.  (B, state_dim)"""
+        obs = self._observation()
+        time_left = np.full((self.n_envs, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
+        return np.concatenate([obs.reshape(self.n_envs, -1), time_left], axis=1)
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _observation(self) -> np.ndarray:
+        obs = self._raw_observation().astype(np.float32)  # (B, N, raw_dim)
+        obs /= self.obs_scale
+        if self.obs_time_left:
+            left = np.full((self.n_envs, self.n_agents, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
+            obs = np.concatenate([obs, left], axis=2)
+        return obs
+
+    def _check_demand(self, demand: np.ndarray) -> np.ndarray:
+        demand = np.asarray(demand)
+        if demand.ndim == 2:
+            demand = demand[:, :, None]
+        expected = (self.n_envs, "T >= %d" % self.episode_length, self.n_streams)
+        if demand.ndim != 3 or demand.shape[0] != self.n_envs or demand.shape[2] != self.n_streams:
+            raise UserError(f"demand has shape {demand.shape} but must be (n_envs, T, streams) = {expected}")
+        if demand.shape[1] < self.episode_length:
+            raise UserError(
+                f"demand covers {demand.shape[1]} periods but an episode has {self.episode_length}; "
+                "give longer demand or lower env.episode_length"
+            )
+        if not np.issubdtype(demand.dtype, np.integer):
+            if not np.all(np.mod(demand, 1) == 0):
+                raise UserError("demand must be whole units (integers)")
+        if (demand < 0).any():
+            raise UserError("demand must not be negative")
+        return np.ascontiguousarray(demand[:, : self.episode_length], dtype=np.int64)
+
+    def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+        actions = np.asarray(actions)
+        n_dims = self.action_nvec.shape[1]
+        if actions.ndim == 2 and n_dims == 1:
+            actions = actions[:, :, None]
+        if actions.shape != (self.n_envs, self.n_agents, n_dims):
+            raise UserError(
+                f"actions have shape {actions.shape} but must be (n_envs, n_agents, action dims) = "
+                f"{(self.n_envs, self.n_agents, n_dims)}"
+            )
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise UserError(f"actions must be integers, got dtype {actions.dtype}")
+        if actions.min() < 0 or (actions >= self.action_nvec).any():
+            bad = np.argwhere((actions < 0) | (actions >= self.action_nvec))[0]
+            raise UserError(
+                f"action {int(actions[tuple(bad)])} of agent {self.agent_names[bad[1]]} (env {bad[0]}, dimension "
+                f"{bad[2]}) is outside the action space 0..{int(self.action_nvec[bad[1], bad[2]]) - 1}"
+            )
+        return actions.astype(np.int64, copy=False)
+
+    # ------------------------------------------------------------------ to implement
+    def _reset_state(self) -> None:
+        raise NotImplementedError
+
+    def _advance(self, demand_t: np.ndarray, actions: np.ndarray) -> dict[str, Any]:
+        """One period.  demand_t (B, S), actions (B, N, D).  Returns info with at least "cost" (B, N)."""
+        raise NotImplementedError
+
+    def _raw_observation(self) -> np.ndarray:
+        """Unscaled per-agent observation (B, N, raw_dim) in units."""
+        raise NotImplementedError

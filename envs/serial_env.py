@@ -1,0 +1,158 @@
+"""The serial supply chain of Liu et al.: stage 0 (retailer) ... stage N-1 (top, fed by an outside supplier).
+
+One period, every stage acting on the state at the end of the previous period (no stage sees another's
+update of the same period), so all stages are computed at once with arrays shaped (B, N):
+
+1. Stage i must ship r_i + backlog_i, where r_0 is the customer demand and r_i (i >= 1) is the order
+   placed this period by stage i-1.
+2. Available = on-hand + the head of its pipeline (reduced by shipping loss when on).
+3. It ships min(due, available); the rest of what is due is backlog (or, at the retailer with lost
+   sales, is lost and charged once); the rest of available stays on hand.
+4. Pipelines advance one slot; what stage i+1 shipped enters stage i's pipeline at slot L_i - 1 (usable
+   L_i periods later); the top stage's own order enters in full.
+5. Cost_i = h_i * on-hand + b_i * backlog (+ fixed cost when units entered the pipeline, + all-units
+   discounted purchase cost of the quantity ordered).
+
+Observation of stage i (raw units, divided by the order cap): on-hand, backlog, r_i, pipeline slots
+0..L_max-1; opt-in extras: inventory position, units its supplier owes it, fraction of episode left.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.base_env import BatchedInventoryEnv, DemandSampler
+from utils.config import EnvConfig, per_stage
+
+
+class SerialEnv(BatchedInventoryEnv):
+    """Batched serial chain; see the module docstring for the exact period."""
+
+    n_streams = 1
+
+    def __init__(
+        self,
+        config: EnvConfig | None = None,
+        n_envs: int = 1,
+        demand_sampler: DemandSampler | None = None,
+        seed: int | None = None,
+    ) -> None:
+        config = config or EnvConfig()
+        s = config.serial
+        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left)
+        n = s.n_stages
+        self.n_agents = n
+        self.agent_names = ["retailer" if i == 0 else f"stage_{i}" for i in range(n)]
+        self.order_cap = config.order_cap
+        self.action_nvec = np.full((n, 1), config.order_cap + 1, dtype=np.int64)
+        self.lead_time = np.array(per_stage(s.lead_time, n, "env.serial.lead_time"), dtype=np.int64)  # (N,)
+        self.n_slots = int(self.lead_time.max())
+        self.holding_cost = np.array(per_stage(s.holding_cost, n, "env.serial.holding_cost"), dtype=np.float64)
+        self.backlog_cost = np.array(per_stage(s.backlog_cost, n, "env.serial.backlog_cost"), dtype=np.float64)
+        self.initial_on_hand = s.initial_on_hand
+        self.initial_pipeline = s.initial_pipeline
+        self.fixed_order_cost = s.fixed_order_cost
+        self.max_loss_percent = s.max_loss_percent
+        self.lost_sales = s.lost_sales
+        # purchase price per order quantity 0..cap and stage, precomputed: price[q, i] = factor(q) * unit_i * q
+        self.purchase_cost = None
+        if s.discount_factors:
+            q = np.arange(config.order_cap + 1)
+            factor = np.asarray(s.discount_factors, dtype=np.float64)[q // s.discount_tier_width]
+            unit = np.array(per_stage(s.unit_order_cost, n, "env.serial.unit_order_cost"), dtype=np.float64)
+            self.purchase_cost = factor[:, None] * unit[None, :] * q[:, None]  # (cap + 1, N)
+        self.uniform_lead = bool((self.lead_time == self.n_slots).all())
+        self.obs_inventory_position = config.obs_inventory_position
+        self.obs_supplier_owed = config.obs_supplier_owed
+        self.obs_scale = float(config.order_cap)
+        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(
+            config.obs_time_left
+        )
+        # slot mask: stage i uses slots 0..L_i-1 of the (B, N, L_max) pipeline array
+        self._slot_mask = np.arange(self.n_slots)[None, :] < self.lead_time[:, None]  # (N, L_max)
+        self._stage_index = np.arange(n)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        B, N = self.n_envs, self.n_agents
+        self.on_hand = np.full((B, N), self.initial_on_hand, dtype=np.int64)
+        self.backlog = np.zeros((B, N), dtype=np.int64)
+        self.pipeline = np.where(self._slot_mask, self.initial_pipeline, 0)[None].repeat(B, axis=0).astype(np.int64)
+        # the paper's observation shows the initial pipeline level where later it shows the demand seen
+        self.demand_seen = np.full((B, N), self.initial_pipeline, dtype=np.int64)
+
+    def step(self, actions: np.ndarray, loss_percent: np.ndarray | None = None):
+        """One period for every chain.  actions int (B, N) or (B, N, 1).
+
+        loss_percent: optional int (B, N) shipping-loss percentages to use this period instead of
+        drawing them (so a recorded run can be replayed exactly); needs ``max_loss_percent > 0``.
+        """
+        self._injected_loss = loss_percent
+        return super().step(actions)
+
+    def _advance(self, demand_t: np.ndarray, actions: np.ndarray) -> dict[str, Any]:
+        orders = actions[:, :, 0]  # (B, N)
+        seen = np.empty_like(orders)  # r_i: (B, N)
+        seen[:, 0] = demand_t[:, 0]
+        seen[:, 1:] = orders[:, :-1]
+        due = seen + self.backlog
+
+        arrived = self.pipeline[:, :, 0]
+        lost = None
+        if self.max_loss_percent > 0:
+            k = getattr(self, "_injected_loss", None)
+            if k is None:
+                k = self.rng.integers(0, self.max_loss_percent + 1, size=arrived.shape)
+            kept = arrived * (100 - np.asarray(k, dtype=np.int64)) // 100  # exact integer form of trunc(q*(1-k/100))
+            lost = arrived - kept
+            arrived = kept
+        available = self.on_hand + arrived
+        shipped = np.minimum(due, available)
+        self.on_hand = available - shipped
+        unmet = due - shipped
+        if self.lost_sales:
+            self.backlog = unmet.copy()
+            self.backlog[:, 0] = 0  # the retailer's unmet customer demand is charged once, then gone
+        else:
+            self.backlog = unmet
+
+        inflow = np.empty_like(orders)  # units entering each stage's pipeline: (B, N)
+        inflow[:, :-1] = shipped[:, 1:]
+        inflow[:, -1] = orders[:, -1]
+        self.pipeline[:, :, :-1] = self.pipeline[:, :, 1:]
+        self.pipeline[:, :, -1] = 0
+        if self.uniform_lead:
+            self.pipeline[:, :, -1] = inflow
+        else:
+            self.pipeline[:, self._stage_index, self.lead_time - 1] = inflow
+        self.demand_seen = seen
+
+        cost = self.holding_cost * self.on_hand + self.backlog_cost * unmet
+        if self.fixed_order_cost > 0:
+            cost = cost + self.fixed_order_cost * (inflow > 0)
+        if self.purchase_cost is not None:
+            cost = cost + self.purchase_cost[orders, self._stage_index]
+        info = {"cost": cost, "shipped": shipped, "arrived": arrived, "inflow": inflow, "unmet": unmet}
+        if lost is not None:
+            info["lost_in_transit"] = lost
+        return info
+
+    def _raw_observation(self) -> np.ndarray:
+        parts = [self.on_hand[..., None], self.backlog[..., None], self.demand_seen[..., None], self.pipeline]
+        if self.obs_inventory_position:
+            parts.append(self.inventory_position()[..., None])
+        if self.obs_supplier_owed:
+            parts.append(self.supplier_owed()[..., None])
+        return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
+
+    # ------------------------------------------------------------------ derived quantities
+    def supplier_owed(self) -> np.ndarray:
+        """Units each stage's supplier still owes it (the supplier's backlog; 0 for the top stage).  (B, N)"""
+        owed = np.zeros_like(self.backlog)
+        owed[:, :-1] = self.backlog[:, 1:]
+        return owed
+
+    def inventory_position(self) -> np.ndarray:
+        """On-hand - backlog + pipeline + units owed by the supplier (installation stock).  (B, N)"""
+        return self.on_hand - self.backlog + self.pipeline.sum(axis=2) + self.supplier_owed()
