@@ -22,9 +22,8 @@ def make_env(
     if demand_config is not None:
         from utils.data_loader import sample_demand
 
-        def sampler(rng, n, length, _cfg=demand_config):  # -> (n, length, streams)
-            return sample_demand(_cfg, rng, n, length, n_streams=env.n_streams)
+        def sampler(rng, n, length, n_streams):  # -> (n, length, n_streams)
+            return sample_demand(demand_config, rng, n, length, n_streams=n_streams)
 
     env_cls = SerialEnv if config.kind == "serial" else NetworkEnv
-    env = env_cls(config, n_envs=n_envs, demand_sampler=sampler, seed=seed)
-    return env
+    return env_cls(config, n_envs=n_envs, demand_sampler=sampler, seed=seed)

@@ -23,8 +23,8 @@ import numpy as np
 from envs.reward_functions import mixed_reward
 from utils.errors import UserError
 
-#: draws demand for a batch: (rng, n_envs, length) -> int (n_envs, length, n_streams)
-DemandSampler = Callable[[np.random.Generator, int, int], np.ndarray]
+#: draws demand for a batch: (rng, n_envs, length, n_streams) -> int (n_envs, length, n_streams)
+DemandSampler = Callable[[np.random.Generator, int, int, int], np.ndarray]
 
 
 class BatchedInventoryEnv:
@@ -77,7 +77,7 @@ class BatchedInventoryEnv:
         if demand is None:
             if self.demand_sampler is None:
                 raise UserError("this environment has no demand generator; pass demand=... to reset()")
-            demand = self.demand_sampler(self.rng, self.n_envs, self.episode_length)
+            demand = self.demand_sampler(self.rng, self.n_envs, self.episode_length, self.n_streams)
         self.demand = self._check_demand(demand)
         self.t = 0
         self._needs_reset = False

@@ -98,7 +98,7 @@ class SerialEnv(BatchedInventoryEnv):
         seen[:, 1:] = orders[:, :-1]
         due = seen + self.backlog
 
-        arrived = self.pipeline[:, :, 0]
+        arrived = self.pipeline[:, :, 0].copy()  # a copy: the pipeline shifts below
         lost = None
         if self.max_loss_percent > 0:
             k = getattr(self, "_injected_loss", None)
