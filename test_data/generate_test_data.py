@@ -65,8 +65,11 @@ def load_test_set_specs(path: str | Path = DEFAULT_CONFIG) -> list[TestSetSpec]:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError:
         raise UserError(f"{path}: not valid YAML; fix the syntax") from None
-    for i, item in enumerate((data or {}).get("test_sets", []) if isinstance(data, dict) else []):
-        missing = [k for k in REQUIRED_KEYS if not isinstance(item, dict) or k not in item]
+    items = data.get("test_sets") if isinstance(data, dict) else None
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            raise UserError(f"{path}: test_sets[{i}] must be a mapping with keys {', '.join(REQUIRED_KEYS)}")
+        missing = [k for k in REQUIRED_KEYS if k not in item]
         if missing:
             raise UserError(f"{path}: test_sets[{i}] lacks '{missing[0]}'; give every set {', '.join(REQUIRED_KEYS)}")
     specs = config_from_dict(data, str(path), TestSetsFile).test_sets

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,10 @@ def test_merton_accepted_paths_keep_mean_inside_bounds_under_heavy_rejection():
     means = paths.mean(axis=1)
     assert ((means > 0) & (means < 2)).all() and paths.min() >= 0 and paths.max() <= 2
     assert attempts.mean() > 1.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exp() overflows to inf here; that path is rejected, silently
+        huge = merton_paths(np.random.default_rng(6), 200, 50, 20, scale=10.0)
+    assert ((huge.mean(axis=1) > 0) & (huge.mean(axis=1) < 20)).all() and huge.max() <= 20
 
 
 def test_merton_rejects_max_demand_below_two():

@@ -91,8 +91,9 @@ def merton_paths_and_attempts(
         steps = merton_log_increments(rng, pending.size, length, jump_rate, scale, jump_sd)
         log_level = np.concatenate([np.zeros((pending.size, 1)), np.cumsum(steps, axis=1)], axis=1)
         # floats until the test: a wild path can overflow exp() to inf, which the test then rejects
-        demand = np.floor(base * np.exp(log_level))  # (pending, length + 1), unclipped integers
-        path_mean = demand.mean(axis=1)
+        with np.errstate(over="ignore"):
+            demand = np.floor(base * np.exp(log_level))  # (pending, length + 1), unclipped integers
+            path_mean = demand.mean(axis=1)  # inf for an overflowing path, which is then rejected
         accepted = (path_mean > 0) & (path_mean < max_demand)
         attempts[pending] += 1
         paths[pending[accepted]] = np.minimum(demand[accepted], max_demand).astype(np.int64)
