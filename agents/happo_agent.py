@@ -1,0 +1,374 @@
+"""HAPPO (Kuba et al., 2022, "Trust Region Policy Optimisation in Multi-Agent Reinforcement Learning") and
+its two ablations, MAPPO and IPPO, over the batched inventory envs.
+
+One iteration:
+1. roll out one episode of every env in lockstep, sampling actions (``collect_rollout``);
+2. compute GAE advantages once, from the critic's denormalised values, before any actor moves; normalise
+   them per agent (each agent has its own value head and hence its own advantages);
+3. draw a fresh random permutation of the agents (identity with ``train.fixed_order``); for each agent k
+   in that order run PPO epochs on ``-mean(min(r*M*A, clip(r, 1-eps, 1+eps)*M*A)) - c_ent * entropy``,
+   where M is the product of exp(new - old log-prob) of the agents already updated in this iteration,
+   recomputed over the whole batch after each of their updates, as data without gradient (first agent:
+   M = 1). MAPPO and IPPO keep M = 1, so the order is irrelevant to them;
+4. train the critic after all actors on the lambda-returns: value clipping, Huber loss, value
+   normalisation updated from this batch's returns.
+
+A checkpoint is a dict of tensors, numbers and strings plus the resolved config as a dict, so it loads
+with ``torch.load(path, weights_only=True)`` (a model file is data, never code). ``load_policy`` turns
+one back into a policy object with ``act(obs, deterministic=True)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
+from agents.policy_networks import ActorGroup, CategoricalActor
+from agents.replay_buffer import Batch, RolloutBuffer
+from utils.config import ExperimentConfig, TrainConfig, config_from_dict, config_to_dict
+from utils.errors import UserError
+
+#: written into every checkpoint; load_policy refuses files without it (a wrong or foreign model file).
+CHECKPOINT_FORMAT = "inventory-marl-happo-v1"
+
+
+# ----------------------------------------------------------------------------------------------
+# Policy object (what evaluation uses)
+# ----------------------------------------------------------------------------------------------
+class HAPPOPolicy:
+    """The trained agents as one batched policy: numpy observations in, integer actions out."""
+
+    def __init__(self, actors: ActorGroup, agent_names: list[str], seed: int = 0) -> None:
+        """seed: of the generator used only when acting stochastically (deterministic=False)."""
+        self.actors = actors
+        self.agent_names = list(agent_names)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def n_agents(self) -> int:
+        return self.actors.n_agents
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """obs float (B, N, obs_dim) -> actions int64 (B, N, D); greedy (argmax) unless deterministic=False."""
+        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
+        actions, _ = self.actors.act(obs_t, deterministic, self.generator)
+        return actions.numpy()
+
+
+def evaluate_policy(policy: HAPPOPolicy, env: Any, demand: np.ndarray) -> dict[str, Any]:
+    """Run one episode per demand path and measure raw costs (info["cost"]), never the training reward.
+
+    demand int (n_envs, T, S) or (n_envs, T): one path per env of `env`.
+    Returns mean_cost (float, per episode summed over agents and periods), agent_cost (N,) mean per
+    episode per agent, and episode_cost (n_envs,).
+    """
+    obs, _ = env.reset(demand=demand)
+    cost = np.zeros((env.n_envs, env.n_agents))  # (B, N)
+    for _ in range(env.episode_length):
+        obs, _, _, _, info = env.step(policy.act(obs, deterministic=True))
+        cost += info["cost"]
+    episode_cost = cost.sum(1)
+    return {"mean_cost": float(episode_cost.mean()), "agent_cost": cost.mean(0), "episode_cost": episode_cost}
+
+
+# ----------------------------------------------------------------------------------------------
+# The two losses
+# ----------------------------------------------------------------------------------------------
+def minibatch_indices(n: int, n_minibatches: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """A random split of range(n) into n_minibatches nearly equal parts (one permutation per epoch)."""
+    perm = torch.randperm(n, generator=generator)
+    size = math.ceil(n / n_minibatches)
+    return [perm[i : i + size] for i in range(0, n, size)]
+
+
+def ppo_actor_update(
+    actor: CategoricalActor,
+    optimizer: torch.optim.Optimizer,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    advantages: torch.Tensor,
+    factor: torch.Tensor,
+    old_log_prob: torch.Tensor,
+    cfg: TrainConfig,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """PPO epochs of one agent on the clipped surrogate weighted by the HAPPO factor M.
+
+    obs (M, obs_dim), actions (M, D), advantages (M,), factor (M,) (1 for PPO/MAPPO/IPPO),
+    old_log_prob (M,) of this agent before its update. M > 0, so min(r*M*A, clip(r)*M*A) is the
+    clipped objective on the weighted advantage M*A.
+    """
+    weighted_adv = factor * advantages  # (M,)
+    sums = {"policy_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
+    n_steps = 0
+    for _ in range(cfg.ppo_epochs):
+        for idx in minibatch_indices(obs.shape[0], cfg.n_minibatches, generator):
+            log_prob, entropy = actor.log_prob_entropy(obs[idx], actions[idx])
+            log_ratio = log_prob - old_log_prob[idx]
+            ratio = log_ratio.exp()
+            surrogate = torch.min(ratio * weighted_adv[idx], ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * weighted_adv[idx])
+            policy_loss = -surrogate.mean()
+            loss = policy_loss - cfg.entropy_coef * entropy.mean()
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(actor.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                sums["policy_loss"] += policy_loss.item()
+                sums["entropy"] += entropy.mean().item()
+                sums["approx_kl"] += ((ratio - 1) - log_ratio).mean().item()  # Schulman's unbiased KL estimate
+                sums["clip_frac"] += ((ratio - 1).abs() > cfg.clip_eps).float().mean().item()
+            n_steps += 1
+    return {k: v / n_steps for k, v in sums.items()}
+
+
+def clipped_value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor, clip: float, huber_delta: float
+) -> torch.Tensor:
+    """Pessimistic (max) Huber loss of the new and the clipped prediction, all in normalised units.
+
+    values, old_values, targets (M, N) -> scalar. Clipping keeps the critic within `clip` of its
+    rollout-time prediction, as the policy is kept within clip_eps.
+    """
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    loss = F.huber_loss(values, targets, reduction="none", delta=huber_delta)
+    loss_clipped = F.huber_loss(clipped, targets, reduction="none", delta=huber_delta)
+    return torch.max(loss, loss_clipped).mean()
+
+
+def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit standard deviation over the batch, per agent.  (M, N) -> (M, N)."""
+    return (advantages - advantages.mean(0)) / (advantages.std(0) + 1e-8)
+
+
+# ----------------------------------------------------------------------------------------------
+# Trainer
+# ----------------------------------------------------------------------------------------------
+class HAPPOTrainer:
+    """Rollouts, sequential actor updates and critic updates; also the checkpoint format."""
+
+    def __init__(self, config: ExperimentConfig, env: Any) -> None:
+        """config: the resolved experiment config (train.* is used here, seed seeds everything);
+        env: a batched env (``envs.make_env``) with config.train.n_envs envs."""
+        cfg = config.train
+        torch.set_num_threads(cfg.torch_threads)
+        self.config = config
+        self.cfg = cfg
+        self.env = env
+        self.n_agents = int(env.n_agents)
+        self.agent_names = list(env.agent_names)
+        self.action_nvec = np.asarray(env.action_nvec, dtype=np.int64).reshape(self.n_agents, -1)  # (N, D)
+        init_seed, sample_seed, order_seed = np.random.SeedSequence([config.seed, 0]).generate_state(3)
+        init_gen = torch.Generator().manual_seed(int(init_seed))
+        self.actors = ActorGroup(env.obs_dim, self.action_nvec, cfg.hidden_sizes, init_gen)
+        if cfg.algorithm == "ippo":
+            self.critic: nn.Module = LocalCritics(env.obs_dim, self.n_agents, cfg.hidden_sizes, init_gen)
+        else:
+            self.critic = CentralizedCritic(env.state_dim, self.n_agents, cfg.hidden_sizes, init_gen)
+        self.value_norm = ValueNormalizer(self.n_agents)
+        self.actor_optimizers = [torch.optim.Adam(a.parameters(), lr=cfg.lr_actor, eps=1e-5) for a in self.actors.actors]
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic, eps=1e-5)
+        # action sampling and minibatch shuffles
+        self.generator = torch.Generator().manual_seed(int(sample_seed))
+        # the agents' update order
+        self.order_rng = np.random.default_rng(int(order_seed))
+        self.buffer = RolloutBuffer(
+            env.episode_length, env.n_envs, self.n_agents, env.obs_dim, env.state_dim, self.action_nvec.shape[1]
+        )
+        self.iteration = 0  # completed iterations
+        self.env_steps = 0  # env periods simulated so far, summed over envs
+        self.last_order: list[int] = []  # agent order of the last update
+        self.last_factors: dict[int, torch.Tensor] = {}  # agent -> the M its loss used in the last update (M,)
+
+    # ------------------------------------------------------------------ acting
+    def policy(self) -> HAPPOPolicy:
+        """The current actors as a policy object (shares parameters with the trainer)."""
+        return HAPPOPolicy(self.actors, self.agent_names, self.config.seed)
+
+    @torch.no_grad()
+    def raw_values(self, state: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """Denormalised critic values.  state (B, S), obs (B, N, obs_dim) -> (B, N)."""
+        return self.value_norm.denormalize(self.critic(state, obs))
+
+    def episode_seed(self, iteration: int) -> int:
+        """Seed of the training episodes of one iteration: a resumed run replays exactly the same demand."""
+        return int(np.random.SeedSequence([self.config.seed, 1, iteration]).generate_state(1)[0])
+
+    def collect_rollout(self) -> float:
+        """One lockstep episode of every env into the buffer; returns its mean episode cost (training
+        demand, sampled actions)."""
+        env, buf = self.env, self.buffer
+        buf.reset()
+        obs_np, _ = env.reset(seed=self.episode_seed(self.iteration))
+        obs = torch.from_numpy(obs_np)
+        state = torch.from_numpy(env.state())
+        values = self.raw_values(state, obs)
+        cost = np.zeros(env.n_envs)
+        for _ in range(env.episode_length):
+            actions, _ = self.actors.act(obs, deterministic=False, generator=self.generator)
+            obs_np, rewards, terminated, truncated, info = env.step(actions.numpy())
+            next_obs = torch.from_numpy(obs_np)
+            next_state = torch.from_numpy(env.state())
+            next_values = self.raw_values(next_state, next_obs)  # V(s_{t+1}) before any reset: the bootstrap
+            buf.add(
+                obs, state, actions, torch.from_numpy(rewards), values, next_values,
+                torch.from_numpy(terminated), torch.from_numpy(truncated),
+            )
+            cost += info["cost"].sum(1)
+            obs, state, values = next_obs, next_state, next_values
+        self.env_steps += env.n_envs * env.episode_length
+        return float(cost.mean())
+
+    # ------------------------------------------------------------------ learning
+    def update_order(self) -> list[int]:
+        """This iteration's agent order: a fresh permutation from the seeded generator, or the identity."""
+        if self.cfg.fixed_order:
+            return list(range(self.n_agents))
+        return [int(i) for i in self.order_rng.permutation(self.n_agents)]
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """Sequential actor updates (HAPPO) or independent ones (MAPPO, IPPO), then the critic."""
+        cfg = self.cfg
+        advantages = normalize_advantages(batch.advantages)  # (M, N), fixed for the whole iteration
+        order = self.update_order()
+        factor = torch.ones(batch.obs.shape[0])  # (M,) M of the next agent in the order
+        self.last_order, self.last_factors = order, {}
+        totals: dict[str, float] = {}
+        for k in order:
+            actor = self.actors.actors[k]
+            obs_k, actions_k = batch.obs[:, k], batch.actions[:, k]  # (M, obs_dim), (M, D)
+            with torch.no_grad():
+                old_log_prob, _ = actor.log_prob_entropy(obs_k, actions_k)  # (M,)
+            self.last_factors[k] = factor
+            stats = ppo_actor_update(
+                actor, self.actor_optimizers[k], obs_k, actions_k, advantages[:, k], factor, old_log_prob, cfg, self.generator
+            )
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0.0) + value / self.n_agents
+            if cfg.algorithm == "happo":
+                with torch.no_grad():
+                    new_log_prob, _ = actor.log_prob_entropy(obs_k, actions_k)
+                    factor = factor * torch.exp(new_log_prob - old_log_prob)
+        last_factor = self.last_factors[order[-1]]
+        totals["m_mean"] = float(last_factor.mean())
+        totals["m_max"] = float(last_factor.max())
+        totals.update(self.update_critic(batch))
+        return totals
+
+    def update_critic(self, batch: Batch) -> dict[str, float]:
+        """Critic epochs on the lambda-returns in normalised units (statistics updated from this batch)."""
+        cfg = self.cfg
+        self.value_norm.update(batch.returns)
+        targets = self.value_norm.normalize(batch.returns)  # (M, N)
+        old_values = self.value_norm.normalize(batch.values)  # rollout predictions in the new units
+        total, n_steps = 0.0, 0
+        for _ in range(cfg.ppo_epochs):
+            for idx in minibatch_indices(batch.obs.shape[0], cfg.n_minibatches, self.generator):
+                values = self.critic(batch.state[idx], batch.obs[idx])
+                loss = clipped_value_loss(values, old_values[idx], targets[idx], cfg.value_clip, cfg.huber_delta)
+                self.critic_optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                self.critic_optimizer.step()
+                total += loss.item()
+                n_steps += 1
+        residual_var = (batch.returns - batch.values).var()
+        explained = 1.0 - float(residual_var / batch.returns.var().clamp(min=1e-12))
+        return {"critic_loss": total / n_steps, "explained_variance": explained}
+
+    def train_iteration(self) -> dict[str, float]:
+        """Rollout, GAE, update; returns the iteration's statistics (timings in seconds)."""
+        import time
+
+        t0 = time.perf_counter()
+        train_cost = self.collect_rollout()
+        t1 = time.perf_counter()
+        stats = self.update(self.buffer.batch(self.cfg.gamma, self.cfg.gae_lambda))
+        t2 = time.perf_counter()
+        self.iteration += 1
+        stats.update(train_cost=train_cost, rollout_time=t1 - t0, update_time=t2 - t1)
+        return stats
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Everything needed to act (and to resume training) as plain tensors, numbers and strings."""
+        data = {
+            "format": CHECKPOINT_FORMAT,
+            "config": config_to_dict(self.config),
+            "agent_names": list(self.agent_names),
+            "obs_dim": int(self.env.obs_dim),
+            "action_nvec": torch.from_numpy(self.action_nvec.copy()),
+            "actors": self.actors.state_dict(),
+            "critic": self.critic.state_dict(),
+            "value_norm": self.value_norm.state_dict(),
+            "actor_optimizers": [o.state_dict() for o in self.actor_optimizers],
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "order_rng": json.dumps(self.order_rng.bit_generator.state),  # big ints as text
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+        }
+        data.update(extra or {})
+        return data
+
+    def load_checkpoint(self, data: dict[str, Any]) -> None:
+        """Restore the state written by ``checkpoint`` (the env dimensions must match)."""
+        self.actors.load_state_dict(data["actors"])
+        self.critic.load_state_dict(data["critic"])
+        self.value_norm.load_state_dict(data["value_norm"])
+        for opt, state in zip(self.actor_optimizers, data["actor_optimizers"]):
+            opt.load_state_dict(state)
+        self.critic_optimizer.load_state_dict(data["critic_optimizer"])
+        self.generator.set_state(data["generator"])
+        self.order_rng.bit_generator.state = json.loads(data["order_rng"])
+        self.iteration = int(data["iteration"])
+        self.env_steps = int(data["env_steps"])
+
+
+def save_checkpoint(data: dict[str, Any], path: str | os.PathLike) -> None:
+    """torch.save to a temporary name, then rename: a crash never leaves half a model file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint as data (weights_only); every way it can be wrong is a one-line UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file '{path}' not found; train one with train_main.py or pass the right --model_path")
+    try:
+        data = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # a corrupt file fails deep inside torch/pickle/zip with many exception types
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise UserError(f"model file '{path}' cannot be read ({reason}); it is corrupt or not a torch file") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"model file '{path}' is not a policy written by train_main.py (format {CHECKPOINT_FORMAT})")
+    return data
+
+
+def load_policy(path: str | os.PathLike) -> tuple[HAPPOPolicy, ExperimentConfig]:
+    """The policy stored in a checkpoint and the config it was trained with."""
+    data = read_checkpoint(path)
+    try:
+        config = config_from_dict(data["config"], f"{path} (stored config)")
+        nvec = data["action_nvec"].numpy()
+        actors = ActorGroup(int(data["obs_dim"]), nvec, config.train.hidden_sizes, torch.Generator().manual_seed(0))
+        actors.load_state_dict(data["actors"])
+        names = [str(n) for n in data["agent_names"]]
+    except UserError:
+        raise
+    except Exception as err:  # missing keys or mismatched shapes: a damaged or foreign file
+        reason = " ".join(str(err).split())[:160]
+        raise UserError(f"model file '{path}' does not hold a complete policy ({reason})") from None
+    return HAPPOPolicy(actors, names, config.seed), config

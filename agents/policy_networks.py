@@ -1,0 +1,159 @@
+"""Actors: one MLP per agent with a categorical distribution per action dimension.
+
+A serial stage has one action dimension (the order quantity, ``order_cap + 1`` choices); a network node
+has one dimension per supplier. Every agent's head emits ``D x K`` logits, ``K`` = the largest number of
+choices of any dimension of any agent, and the choices a dimension does not have are masked out. All
+actors therefore share one architecture, which lets a rollout evaluate every agent in one batched matrix
+product (``ActorGroup.act``) while each agent keeps its own parameters and optimizer (HAPPO updates them
+one after the other).
+
+Initialisation follows the PPO practice (CleanRL / stable-baselines3): orthogonal weights, gain sqrt(2)
+on hidden layers and a small gain (0.01) on the output layer so the initial policy is close to uniform.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+#: logit given to choices a dimension does not have: exp() of it is exactly 0, and it stays finite so
+#: that ``p * log p`` in the entropy is 0 * (-1e9) = 0 rather than 0 * inf = nan.
+MASKED_LOGIT = -1e9
+
+
+def orthogonal_linear(n_in: int, n_out: int, gain: float, generator: torch.Generator) -> nn.Linear:
+    """A linear layer with orthogonal weights (scaled by `gain`) and zero bias."""
+    layer = nn.Linear(n_in, n_out)
+    with torch.no_grad():
+        nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
+        layer.bias.zero_()
+    return layer
+
+
+def mlp(n_in: int, hidden_sizes: list[int], n_out: int, out_gain: float, generator: torch.Generator) -> nn.Sequential:
+    """tanh MLP; `out_gain` scales the last layer (0.01 for policy logits, 1 for values)."""
+    layers: list[nn.Module] = []
+    width = n_in
+    for h in hidden_sizes:
+        layers += [orthogonal_linear(width, h, math.sqrt(2.0), generator), nn.Tanh()]
+        width = h
+    layers.append(orthogonal_linear(width, n_out, out_gain, generator))
+    return nn.Sequential(*layers)
+
+
+def choice_mask(action_nvec: np.ndarray, n_choices: int) -> torch.Tensor:
+    """True where a choice exists: mask[..., d, a] = a < nvec[..., d].  nvec (..., D) -> (..., D, K)."""
+    nvec = torch.as_tensor(np.asarray(action_nvec), dtype=torch.long)
+    return torch.arange(n_choices) < nvec[..., None]
+
+
+def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities over the existing choices only.  logits (..., D, K), mask (D, K) -> (..., D, K)."""
+    return torch.log_softmax(logits.masked_fill(~mask, MASKED_LOGIT), dim=-1)
+
+
+def sample_categorical(log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Inverse-CDF sample of each categorical.  log_probs (..., K) -> int64 (...).
+
+    One uniform per categorical from `generator`, so the draws are reproducible and cheaper than
+    ``torch.multinomial`` on many small distributions.
+    """
+    cdf = log_probs.exp().cumsum(-1)  # (..., K)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype)
+    # count the choices whose cumulative probability is below u; clamp guards against cdf[-1] < 1 by rounding
+    action = (cdf < u * cdf[..., -1:]).sum(-1)
+    return action.clamp_(max=log_probs.shape[-1] - 1)
+
+
+class CategoricalActor(nn.Module):
+    """The policy of one agent: obs -> an independent categorical per action dimension (factored head)."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_nvec: np.ndarray,
+        n_choices: int,
+        hidden_sizes: list[int],
+        generator: torch.Generator,
+    ) -> None:
+        """action_nvec (D,): choices of each of this agent's action dimensions; n_choices: K >= max(nvec)
+        (the same K for every agent so that actors can be stacked)."""
+        super().__init__()
+        self.n_dims = int(len(action_nvec))
+        self.n_choices = int(n_choices)
+        self.net = mlp(obs_dim, hidden_sizes, self.n_dims * self.n_choices, 0.01, generator)
+        self.register_buffer("mask", choice_mask(action_nvec, self.n_choices), persistent=False)  # (D, K)
+
+    def log_probs_all(self, obs: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of every choice.  obs (M, obs_dim) -> (M, D, K)."""
+        logits = self.net(obs).view(obs.shape[0], self.n_dims, self.n_choices)
+        return masked_log_softmax(logits, self.mask)
+
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joint log-probability and entropy of the factored distribution (sums over dimensions).
+
+        obs (M, obs_dim), actions int64 (M, D) -> log_prob (M,), entropy (M,)
+        """
+        logp = self.log_probs_all(obs)  # (M, D, K)
+        chosen = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (M, D)
+        entropy = -(logp.exp() * logp).sum(-1)  # (M, D); masked choices contribute 0 * (-1e9) = 0
+        return chosen.sum(-1), entropy.sum(-1)
+
+
+class ActorGroup(nn.Module):
+    """All agents' actors; acting evaluates them together with batched matrix products over agents."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_nvec: np.ndarray,
+        hidden_sizes: list[int],
+        generator: torch.Generator,
+    ) -> None:
+        """action_nvec (N, D): choices per agent and dimension, as the env reports it."""
+        super().__init__()
+        action_nvec = np.asarray(action_nvec, dtype=np.int64)
+        self.n_agents, self.n_dims = action_nvec.shape
+        self.n_choices = int(action_nvec.max())
+        self.actors = nn.ModuleList(
+            CategoricalActor(obs_dim, action_nvec[i], self.n_choices, hidden_sizes, generator)
+            for i in range(self.n_agents)
+        )
+        self.register_buffer("mask", choice_mask(action_nvec, self.n_choices), persistent=False)  # (N, D, K)
+
+    def _stacked_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer: weights (N, in, out) and biases (N, 1, out) of all agents, for torch.baddbmm."""
+        layers = []
+        linears = [[m for m in a.net if isinstance(m, nn.Linear)] for a in self.actors]
+        for j in range(len(linears[0])):
+            w = torch.stack([lin[j].weight.t() for lin in linears])
+            b = torch.stack([lin[j].bias for lin in linears]).unsqueeze(1)
+            layers.append((w, b))
+        return layers
+
+    @torch.no_grad()
+    def log_probs_all(self, obs: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of every choice of every agent.  obs (B, N, obs_dim) -> (B, N, D, K)."""
+        x = obs.transpose(0, 1)  # (N, B, obs_dim): agents lead so one bmm serves them all
+        layers = self._stacked_layers()
+        for j, (w, b) in enumerate(layers):
+            x = torch.baddbmm(b, x, w)
+            if j < len(layers) - 1:
+                x = torch.tanh(x)
+        logits = x.transpose(0, 1).reshape(obs.shape[0], self.n_agents, self.n_dims, self.n_choices)
+        return masked_log_softmax(logits, self.mask)
+
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, deterministic: bool, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions of all agents and their joint log-probabilities (summed over dimensions).
+
+        obs (B, N, obs_dim) -> actions int64 (B, N, D), log_prob (B, N).
+        deterministic: argmax (evaluation); otherwise a sample drawn with `generator` (training).
+        """
+        logp = self.log_probs_all(obs)  # (B, N, D, K)
+        actions = logp.argmax(-1) if deterministic else sample_categorical(logp, generator)
+        return actions, logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)
