@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,15 @@ class HAPPOPolicy:
         return actions.numpy()
 
 
-def evaluate_policy(policy: HAPPOPolicy, env: Any, demand: np.ndarray) -> dict[str, Any]:
-    """Run one episode per demand path and measure raw costs (info["cost"]), never the training reward.
+def evaluate_policy(policy: HAPPOPolicy, env: Any, demand: np.ndarray, seed: int | None = None) -> dict[str, Any]:
+    """Run one greedy episode per demand path and measure raw costs (info["cost"]), never the training reward.
 
-    demand int (n_envs, T, S) or (n_envs, T): one path per env of `env`.
+    demand int (n_envs, T, S) or (n_envs, T): one path per env of `env`. seed: re-seeds the env's own
+    random draws (shipping losses) so that every evaluation of a run faces the same conditions.
     Returns mean_cost (float, per episode summed over agents and periods), agent_cost (N,) mean per
     episode per agent, and episode_cost (n_envs,).
     """
-    obs, _ = env.reset(demand=demand)
+    obs, _ = env.reset(seed=seed, demand=demand)
     cost = np.zeros((env.n_envs, env.n_agents))  # (B, N)
     for _ in range(env.episode_length):
         obs, _, _, _, info = env.step(policy.act(obs, deterministic=True))
@@ -286,8 +288,6 @@ class HAPPOTrainer:
 
     def train_iteration(self) -> dict[str, float]:
         """Rollout, GAE, update; returns the iteration's statistics (timings in seconds)."""
-        import time
-
         t0 = time.perf_counter()
         train_cost = self.collect_rollout()
         t1 = time.perf_counter()

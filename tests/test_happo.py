@@ -1,0 +1,298 @@
+"""HAPPO: GAE, value normalisation, agent order, the M factor, the one-agent = PPO identity, learning a
+cooperative matrix game, determinism and model files. Runs on small analytic envs with the env API."""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from agents.centralized_critic import ValueNormalizer
+from agents.happo_agent import HAPPOTrainer, load_policy, save_checkpoint
+from agents.replay_buffer import Batch, compute_gae
+from utils.config import ExperimentConfig, apply_overrides
+from utils.errors import UserError
+
+
+class OneShotGameEnv:
+    """A cooperative one-shot game with the batched env API: every agent receives payoff[a_0, ..., a_{N-1}].
+
+    Episodes last one period and end by truncation; observations are a constant feature vector.
+    """
+
+    def __init__(self, payoff: np.ndarray, n_envs: int, obs_dim: int = 1) -> None:
+        self.payoff = np.asarray(payoff, dtype=np.float64)  # (K,) * N
+        self.n_envs, self.n_agents = n_envs, self.payoff.ndim
+        self.agent_names = [f"agent{i}" for i in range(self.n_agents)]
+        self.obs_dim, self.state_dim, self.episode_length = obs_dim, obs_dim, 1
+        self.action_nvec = np.array([[k] for k in self.payoff.shape])
+
+    def _obs(self) -> np.ndarray:
+        return np.ones((self.n_envs, self.n_agents, self.obs_dim), np.float32)
+
+    def reset(self, seed=None, demand=None):
+        return self._obs(), {}
+
+    def state(self) -> np.ndarray:
+        return np.ones((self.n_envs, self.state_dim), np.float32)
+
+    def step(self, actions):
+        a = np.asarray(actions).reshape(self.n_envs, self.n_agents, -1)[..., 0]
+        r = self.payoff[tuple(a.T)]  # (B,)
+        rewards = np.repeat(r[:, None], self.n_agents, axis=1)
+        done = np.ones(self.n_envs, bool)
+        return self._obs(), rewards, np.zeros(self.n_envs, bool), done, {"cost": -rewards}
+
+
+def make_config(*overrides: str) -> ExperimentConfig:
+    return apply_overrides(ExperimentConfig(), list(overrides))
+
+
+def all_parameters(trainer: HAPPOTrainer) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in list(trainer.actors.parameters()) + list(trainer.critic.parameters())]
+
+
+# ----------------------------------------------------------------------------------------------
+# GAE and value normalisation
+# ----------------------------------------------------------------------------------------------
+REWARDS = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).view(3, 1, 1)
+VALUES = torch.tensor([0.5, 0.4, 0.3], dtype=torch.float64).view(3, 1, 1)
+NEXT_VALUES = torch.tensor([0.4, 0.3, 0.9], dtype=torch.float64).view(3, 1, 1)
+NO = torch.zeros(3, 1, dtype=torch.bool)
+LAST = torch.tensor([[False], [False], [True]])
+
+
+def test_gae_truncation_bootstraps_from_the_final_state_value():
+    # gamma 0.9, lambda 0.8: deltas 0.86, 1.87, 3 + 0.9 * 0.9 - 0.3 = 3.51 (V(s_T) = 0.9 kept)
+    adv, ret = compute_gae(REWARDS, VALUES, NEXT_VALUES, NO, LAST, gamma=0.9, lam=0.8)
+    expected = [0.86 + 0.72 * (1.87 + 0.72 * 3.51), 1.87 + 0.72 * 3.51, 3.51]
+    assert adv.view(-1).tolist() == pytest.approx(expected, abs=1e-12)
+    assert ret.view(-1).tolist() == pytest.approx([e + v for e, v in zip(expected, [0.5, 0.4, 0.3])], abs=1e-12)
+
+
+def test_gae_termination_bootstraps_from_zero():
+    adv, _ = compute_gae(REWARDS, VALUES, NEXT_VALUES, LAST, NO, gamma=0.9, lam=0.8)
+    # last delta = 3 - 0.3 = 2.7: the 0.9 of V(s_T) is dropped
+    assert adv.view(-1).tolist() == pytest.approx([0.86 + 0.72 * (1.87 + 0.72 * 2.7), 1.87 + 0.72 * 2.7, 2.7], abs=1e-12)
+
+
+def test_gae_does_not_carry_advantages_across_an_episode_end():
+    truncated_mid = torch.tensor([[False], [True], [False]])
+    adv, _ = compute_gae(REWARDS, VALUES, NEXT_VALUES, NO, truncated_mid, gamma=0.9, lam=0.8)
+    # step 1 ends its episode: A_1 = delta_1 alone (still bootstrapped from V = 0.3); step 2 starts anew
+    assert adv.view(-1).tolist() == pytest.approx([0.86 + 0.72 * 1.87, 1.87, 3.51], abs=1e-12)
+
+
+def test_value_normalizer_matches_batch_statistics_and_round_trips():
+    rng = np.random.default_rng(0)
+    a = rng.normal(-3000.0, 400.0, size=(500, 3))
+    b = rng.normal(-2500.0, 900.0, size=(300, 3))
+    norm = ValueNormalizer(3)
+    norm.update(torch.from_numpy(a))
+    norm.update(torch.from_numpy(b))
+    both = np.concatenate([a, b])
+    np.testing.assert_allclose(norm.mean.numpy(), both.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.var.numpy(), both.var(0), rtol=1e-10)
+    x = torch.from_numpy(both)
+    z = norm.normalize(x)
+    np.testing.assert_allclose(z.mean(0).numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(0, unbiased=False).numpy(), 1.0, atol=1e-9)
+    np.testing.assert_allclose(norm.denormalize(z).numpy(), both, rtol=1e-12)
+    x32 = x.float()
+    # float32 keeps ~7 digits of the normalised value: the error is ~1e-7 * std (~1e3), not relative to x
+    assert torch.allclose(norm.denormalize(norm.normalize(x32)), x32, rtol=0, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Agent order and the M factor
+# ----------------------------------------------------------------------------------------------
+def test_fixed_order_is_the_identity_and_random_orders_are_varying_seeded_permutations():
+    env = OneShotGameEnv(np.zeros((2, 2, 2, 2)), n_envs=4)
+    fixed = HAPPOTrainer(make_config("train.fixed_order=true"), env)
+    assert [fixed.update_order() for _ in range(5)] == [[0, 1, 2, 3]] * 5
+    orders = [HAPPOTrainer(make_config("seed=3"), env) for _ in range(2)]
+    seqs = [[tuple(t.update_order()) for _ in range(20)] for t in orders]
+    assert seqs[0] == seqs[1]  # seeded
+    assert all(sorted(o) == [0, 1, 2, 3] for o in seqs[0])
+    assert len(set(seqs[0])) >= 5  # a fresh permutation each iteration
+
+
+def random_batch(env: OneShotGameEnv, n: int, seed: int) -> Batch:
+    """A small synthetic batch with varied observations so that every ratio differs per sample."""
+    g = torch.Generator().manual_seed(seed)
+    N, K = env.n_agents, int(env.action_nvec.max())
+    returns = torch.randn(n, N, generator=g)
+    values = torch.randn(n, N, generator=g)
+    return Batch(
+        obs=torch.randn(n, N, env.obs_dim, generator=g),
+        state=torch.randn(n, env.state_dim, generator=g),
+        actions=torch.randint(0, K, (n, N, 1), generator=g),
+        values=values,
+        advantages=returns - values,
+        returns=returns,
+    )
+
+
+def log_probs(trainer: HAPPOTrainer, batch: Batch) -> list[torch.Tensor]:
+    with torch.no_grad():
+        return [a.log_prob_entropy(batch.obs[:, i], batch.actions[:, i])[0] for i, a in enumerate(trainer.actors.actors)]
+
+
+@pytest.mark.parametrize("fixed_order", [True, False])
+def test_m_factor_is_the_product_of_ratios_of_the_agents_updated_before(fixed_order):
+    env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4, obs_dim=2)
+    trainer = HAPPOTrainer(
+        make_config("seed=5", f"train.fixed_order={str(fixed_order).lower()}", "train.lr_actor=0.05",
+                    "train.ppo_epochs=2", "train.n_minibatches=2"), env)
+    batch = random_batch(env, 16, seed=1)
+    old = log_probs(trainer, batch)
+    stats = trainer.update(batch)
+    new = log_probs(trainer, batch)
+    order = trainer.last_order
+    if fixed_order:
+        assert order == [0, 1, 2]
+    expected = torch.ones(16)
+    for k in order:
+        assert torch.allclose(trainer.last_factors[k], expected, rtol=1e-6, atol=0)
+        assert not torch.equal(new[k], old[k])  # the agent did move, so the next M is not trivially 1
+        expected = expected * torch.exp(new[k] - old[k])
+    assert torch.equal(trainer.last_factors[order[0]], torch.ones(16))
+    assert stats["m_max"] == pytest.approx(float(trainer.last_factors[order[-1]].max()))
+    assert stats["m_mean"] == pytest.approx(float(trainer.last_factors[order[-1]].mean()))
+
+
+def test_mappo_and_ippo_use_no_m_factor():
+    env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4, obs_dim=2)
+    for algorithm in ("mappo", "ippo"):
+        trainer = HAPPOTrainer(make_config(f"train.algorithm={algorithm}", "train.lr_actor=0.05"), env)
+        trainer.update(random_batch(env, 16, seed=1))
+        assert all(torch.equal(f, torch.ones(16)) for f in trainer.last_factors.values())
+
+
+def test_ippo_critic_sees_only_each_agents_own_observation():
+    env = OneShotGameEnv(np.zeros((3, 3)), n_envs=4, obs_dim=2)
+    trainer = HAPPOTrainer(make_config("train.algorithm=ippo"), env)
+    obs = torch.randn(5, 2, 2, generator=torch.Generator().manual_seed(0))
+    base = trainer.critic(torch.zeros(5, 2), obs)
+    changed = obs.clone()
+    changed[:, 1] += 1.0  # agent 1's observation only
+    out = trainer.critic(torch.randn(5, 2), changed)  # the global state is ignored too
+    assert torch.equal(out[:, 0], base[:, 0]) and not torch.equal(out[:, 1], base[:, 1])
+
+
+# ----------------------------------------------------------------------------------------------
+# One agent: HAPPO is PPO
+# ----------------------------------------------------------------------------------------------
+def test_single_agent_happo_update_is_a_plain_ppo_update():
+    env = OneShotGameEnv(np.array([1.0, 0.0, 3.0, -2.0]), n_envs=64, obs_dim=3)
+    cfg = make_config("seed=2", "train.lr_actor=0.01", "train.ppo_epochs=3", "train.n_minibatches=4")
+    trainer = HAPPOTrainer(cfg, env)
+    trainer.collect_rollout()
+    batch = trainer.buffer.batch(cfg.train.gamma, cfg.train.gae_lambda)
+
+    # reference: textbook PPO-clip on a copy of the actor, same data, same shuffling generator state
+    actor = copy.deepcopy(trainer.actors.actors[0])
+    optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.train.lr_actor, eps=1e-5)
+    generator = torch.Generator()
+    generator.set_state(trainer.generator.get_state())
+    obs, actions = batch.obs[:, 0], batch.actions[:, 0, 0]
+    adv = batch.advantages[:, 0]
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    with torch.no_grad():
+        old = torch.distributions.Categorical(logits=actor.net(obs)).log_prob(actions)
+    size = math.ceil(len(adv) / cfg.train.n_minibatches)
+    for _ in range(cfg.train.ppo_epochs):
+        perm = torch.randperm(len(adv), generator=generator)
+        for i in range(0, len(adv), size):
+            idx = perm[i : i + size]
+            dist = torch.distributions.Categorical(logits=actor.net(obs[idx]))
+            ratio = torch.exp(dist.log_prob(actions[idx]) - old[idx])
+            clipped = torch.clamp(ratio, 1 - cfg.train.clip_eps, 1 + cfg.train.clip_eps)
+            loss = -torch.min(ratio * adv[idx], clipped * adv[idx]).mean() - cfg.train.entropy_coef * dist.entropy().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(actor.parameters(), cfg.train.max_grad_norm)
+            optimizer.step()
+
+    initial = [p.detach().clone() for p in trainer.actors.actors[0].parameters()]
+    stats = trainer.update(batch)
+    assert stats["m_mean"] == 1.0 and stats["m_max"] == 1.0
+    assert not torch.equal(initial[-1], trainer.actors.actors[0].net[-1].bias)  # the update did move the policy
+    for p_happo, p_ppo in zip(trainer.actors.actors[0].parameters(), actor.parameters()):
+        torch.testing.assert_close(p_happo, p_ppo, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning a cooperative game
+# ----------------------------------------------------------------------------------------------
+# The penalty game (Claus & Boutilier 1998) with k = -10: two coordinated optima worth 10, a safe
+# middle worth 2, and -10 for choosing different corners. From the uniform start the middle action has
+# the higher expected payoff (2/3 against 0), so reaching 10 needs the agents to coordinate.
+PENALTY_GAME = np.array([[10.0, 0.0, -10.0], [0.0, 2.0, 0.0], [-10.0, 0.0, 10.0]])
+
+
+def test_happo_coordinates_on_the_optimum_of_the_penalty_game():
+    greedy_payoffs = []
+    for seed in range(5):
+        cfg = make_config(f"seed={seed}", "train.n_envs=256", "train.lr_actor=3e-3", "train.lr_critic=3e-3",
+                          "train.n_minibatches=1")
+        trainer = HAPPOTrainer(cfg, OneShotGameEnv(PENALTY_GAME, n_envs=256))
+        for _ in range(60):
+            trainer.train_iteration()
+        a = trainer.policy().act(np.ones((1, 2, 1), np.float32))[0, :, 0]
+        greedy_payoffs.append(PENALTY_GAME[a[0], a[1]])
+    # measured: 4 of these 5 seeds reach an optimum, one settles on the safe middle (2)
+    assert sum(p == 10.0 for p in greedy_payoffs) >= 4, greedy_payoffs
+    assert min(greedy_payoffs) >= 2.0  # never a miscoordinated pair
+
+
+# ----------------------------------------------------------------------------------------------
+# Determinism and model files
+# ----------------------------------------------------------------------------------------------
+def test_same_seed_gives_bit_identical_parameters():
+    def run(seed: int) -> list[torch.Tensor]:
+        trainer = HAPPOTrainer(make_config(f"seed={seed}", "train.n_envs=32"), OneShotGameEnv(PENALTY_GAME, 32, obs_dim=2))
+        for _ in range(3):
+            trainer.train_iteration()
+        return all_parameters(trainer)
+
+    a, b, c = run(7), run(7), run(8)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, z) for x, z in zip(a, c))
+
+
+def test_checkpoint_reloads_to_identical_actions_and_bad_files_are_user_errors(tmp_path):
+    env = OneShotGameEnv(np.zeros((4, 4, 4)), n_envs=8, obs_dim=3)
+    trainer = HAPPOTrainer(make_config("seed=1", "train.lr_actor=0.05"), env)
+    trainer.update(random_batch(env, 32, seed=0))
+    path = tmp_path / "policy.pt"
+    save_checkpoint(trainer.checkpoint(), path)
+    raw = torch.load(path, weights_only=True)  # a model file is plain data
+    assert raw["iteration"] == 0 and raw["agent_names"] == env.agent_names
+    policy, config = load_policy(path)
+    assert config.seed == 1 and policy.agent_names == env.agent_names
+    obs = np.random.default_rng(0).normal(size=(50, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(policy.act(obs), trainer.policy().act(obs))
+    assert policy.act(obs).shape == (50, 3, 1)
+
+    with pytest.raises(UserError, match="not found"):
+        load_policy(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(UserError, match="corrupt"):
+        load_policy(corrupt)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(UserError, match="not a policy"):
+        load_policy(foreign)
+    damaged = dict(raw)
+    damaged["actors"] = {k: v[:1] for k, v in raw["actors"].items()}
+    save_checkpoint(damaged, tmp_path / "damaged.pt")
+    with pytest.raises(UserError, match="complete policy"):
+        load_policy(tmp_path / "damaged.pt")
+    for err_path in ("missing.pt", "corrupt.pt", "foreign.pt", "damaged.pt"):
+        with pytest.raises(UserError) as info:
+            load_policy(tmp_path / err_path)
+        assert "\n" not in str(info.value)
