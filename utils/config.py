@@ -308,6 +308,26 @@ def validate(config: Any, source: str = "config") -> None:
         (config.demand.max_demand >= 1, "demand.max_demand must be at least 1"),
         (config.train.n_envs >= 1, "train.n_envs must be at least 1"),
         (0.0 < config.train.gamma <= 1.0, "train.gamma must be in (0, 1]"),
+        (0.0 <= config.train.gae_lambda <= 1.0, "train.gae_lambda must be in [0, 1]"),
+        (config.train.total_env_steps >= 1, "train.total_env_steps must be at least 1"),
+        (config.train.lr_actor > 0 and config.train.lr_critic > 0, "train.lr_actor and train.lr_critic must be > 0"),
+        (0.0 < config.train.clip_eps < 1.0, "train.clip_eps must be in (0, 1)"),
+        (config.train.ppo_epochs >= 1, "train.ppo_epochs must be at least 1"),
+        (config.train.n_minibatches >= 1, "train.n_minibatches must be at least 1"),
+        (
+            config.train.n_minibatches <= config.train.n_envs * env.episode_length,
+            "train.n_minibatches must not exceed the samples per iteration (train.n_envs * env.episode_length)",
+        ),
+        (config.train.entropy_coef >= 0, "train.entropy_coef must be >= 0"),
+        (config.train.max_grad_norm > 0, "train.max_grad_norm must be > 0"),
+        (config.train.value_clip > 0, "train.value_clip must be > 0"),
+        (config.train.huber_delta > 0, "train.huber_delta must be > 0"),
+        (
+            len(config.train.hidden_sizes) >= 1 and all(h >= 1 for h in config.train.hidden_sizes),
+            "train.hidden_sizes must list at least one layer width, each at least 1",
+        ),
+        (config.train.eval_every >= 1, "train.eval_every must be at least 1"),
+        (config.train.torch_threads >= 1, "train.torch_threads must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:
