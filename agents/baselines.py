@@ -1,0 +1,539 @@
+"""Classic inventory policies on the batched environments, and a batched tuner for their parameters.
+
+Every policy has the interface evaluation uses for any policy (``BatchedPolicy``): ``reset(env)`` at
+the start of an episode batch, then ``act(obs, env) -> actions int (B, N, D)`` each period. Baselines
+read the env's structured state (on-hand, backlog, pipeline, units owed) at the end of the previous
+period; a trained policy reads only ``obs`` (``LearnedPolicy`` wraps one).
+
+Parameters are per environment: a policy built with ``params`` of shape ``(B, P)`` runs B different
+parameter sets side by side, which is what makes tuning fast (``tune`` simulates every candidate of a
+coordinate on the same demand paths in one batch).
+
+Serial chain (stage 0 = retailer), with IP_i = on-hand_i - backlog_i + pipeline_i + owed to i by i+1
+(``env.inventory_position()``) and the echelon position EIP_i = sum_{j <= i} IP_j:
+
+* ``installation_base_stock``: q_i = clip(S_i - IP_i, 0, cap)
+* ``echelon_base_stock``: q_i = clip(S_i - EIP_i, 0, cap) (Clark-Scarf form; optimal without order
+  caps for a serial chain with backlogging and i.i.d. demand)
+* ``s_S``: q_i = clip(S_i - IP_i, 0, cap) if IP_i <= s_i else 0 (for fixed order costs)
+* ``forecast_echelon``: echelon base-stock whose levels follow the demand forecast:
+  S_i(t) = mu(t) * (L_0 + ... + L_i + 1) + safety_i, mu(t) = alpha d(t-1) + (1 - alpha) mu(t-1)
+* ``pass_through``: q_i = the demand stage i saw last period
+* ``constant_order``: q_i = c_i
+
+Network: ``installation_base_stock`` becomes a multi-index (dual-index for two suppliers) policy: a
+node's suppliers are served fastest first, each with its own level S_{i,e} on the position that
+counts only the pipeline arriving within that supplier's lead time (plus what was just ordered from
+faster ones); ``pass_through`` orders last period's demand from the cheapest supplier first;
+``constant_order`` orders a constant per supplier.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+from utils.config import EnvConfig, ExperimentConfig
+from utils.errors import UserError
+from utils.metrics import Rollout
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration of the baselines (loaded from configs/baselines.yaml and --set baselines.key=value)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class BaselineConfig:
+    """How baselines are tuned, or their parameters when given explicitly (an empty list means: tune it)."""
+
+    tune_paths: int = 100  # demand paths from the training generator the tuner simulates
+    tune_seed: int = 777_000  # seed of those paths (distinct from training, validation and test seeds)
+    in_sample: bool = False  # tune on the evaluation files themselves (the paper's protocol); rows get labelled in-sample
+    max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs)
+    installation_levels: list[float] = field(default_factory=list)  # S_i per stage (serial) or per node and supplier (network)
+    echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (serial only)
+    reorder_points: list[float] = field(default_factory=list)  # s_i of the (s, S) policy per stage (serial only)
+    order_up_to: list[float] = field(default_factory=list)  # S_i of the (s, S) policy per stage (serial only)
+    constant_orders: list[float] = field(default_factory=list)  # units per period per stage (serial) or per node and supplier
+    forecast_alpha: Optional[float] = None  # smoothing constant of the forecast-adaptive policy (None = tune)
+    forecast_safety: list[float] = field(default_factory=list)  # safety term per stage of the forecast-adaptive policy
+
+
+# ----------------------------------------------------------------------------------------------
+# Interface and the rollout every evaluation uses
+# ----------------------------------------------------------------------------------------------
+class BatchedPolicy(Protocol):
+    """Any policy evaluation can run: batched observations / env state in, integer orders out."""
+
+    name: str
+
+    def reset(self, env: Any) -> None:
+        """Called after ``env.reset``: clear any memory."""
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        """obs (B, N, obs_dim) and the env (state at the end of the last period) -> actions int (B, N, D)."""
+
+
+class LearnedPolicy:
+    """A trained policy (``agents.happo_agent.load_policy``) behind the baseline interface; acts greedily."""
+
+    def __init__(self, policy: Any, name: str = "happo") -> None:
+        self.policy = policy
+        self.name = name
+
+    def reset(self, env: Any) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        return self.policy.act(obs, deterministic=True)
+
+
+def rollout(policy: BatchedPolicy, env: Any, demand: np.ndarray, seed: int | None = None, record: bool = True):
+    """Run one episode per demand path, all in one batch.
+
+    demand int (B, T, S) or (B, T) with B = env.n_envs. seed re-seeds the env's own draws (shipping loss).
+    Returns a ``utils.metrics.Rollout`` when ``record``, else only the cost per episode and agent (B, N)
+    (what tuning needs, without keeping T copies of the state).
+    """
+    obs, _ = env.reset(seed=seed, demand=demand)
+    policy.reset(env)
+    B, N, T = env.n_envs, env.n_agents, env.episode_length
+    if not record:
+        total = np.zeros((B, N))
+        for _ in range(T):
+            obs, _, _, _, info = env.step(policy.act(obs, env))
+            total += info["cost"]
+        return total  # (B, N)
+    cost, orders, seen, unmet, on_hand = (np.zeros((B, T, N)) for _ in range(5))
+    for t in range(T):
+        actions = np.asarray(policy.act(obs, env))
+        obs, _, _, _, info = env.step(actions)
+        cost[:, t] = info["cost"]
+        orders[:, t] = actions.reshape(B, N, -1).sum(axis=2)
+        seen[:, t] = env.demand_seen
+        unmet[:, t] = info["unmet"]
+        on_hand[:, t] = env.on_hand
+    customer = env.demand.astype(np.float64)  # (B, T, S)
+    return Rollout(cost=cost, orders=orders, demand_seen=seen, unmet=unmet, on_hand=on_hand, customer_demand=customer)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameter spaces
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class ParamSpace:
+    """The values each parameter may take, in increasing order (the tuner moves along these indices)."""
+
+    names: list[str]  # one per parameter, e.g. "S[retailer]"
+    values: list[np.ndarray]  # allowed values per parameter, sorted
+    start: np.ndarray  # (P,) starting values (a textbook guess); snapped to the nearest allowed value
+
+    def index_of(self, x: np.ndarray) -> np.ndarray:
+        """Nearest allowed-value index of each parameter.  (P,) -> (P,) int."""
+        return np.array([int(np.argmin(np.abs(v - xi))) for v, xi in zip(self.values, x)])
+
+    def value_of(self, idx: np.ndarray) -> np.ndarray:
+        """Values of index vectors.  (K, P) int -> (K, P) float."""
+        return np.stack([self.values[p][idx[:, p]] for p in range(len(self.values))], axis=1)
+
+
+@dataclass
+class DemandSummary:
+    """What a parameter space needs to know about demand: its per-period mean and a high value, per stream."""
+
+    mean: float  # mean customer demand per period and stream
+    high: float  # 99th percentile of customer demand per period and stream
+
+    @staticmethod
+    def of(demand: np.ndarray) -> "DemandSummary":
+        return DemandSummary(float(demand.mean()), float(np.percentile(demand, 99)))
+
+
+def _level_grid(high: float) -> np.ndarray:
+    return np.arange(0, int(math.ceil(high)) + 1, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Serial-chain policies
+# ----------------------------------------------------------------------------------------------
+def _require_serial(env: Any, name: str) -> None:
+    if not hasattr(env, "backlog"):
+        raise UserError(f"baseline '{name}' is defined for the serial chain only; use installation_base_stock on a network")
+
+
+def echelon_position(env: Any) -> np.ndarray:
+    """Echelon inventory position of every stage: sum of installation positions at and below it.  (B, N)"""
+    return np.cumsum(env.inventory_position(), axis=1)
+
+
+def _cumulative_coverage(env: Any) -> np.ndarray:
+    """Periods an echelon order-up-to level must cover: sum of lead times at and below the stage, plus one.  (N,)"""
+    return np.cumsum(env.lead_time) + 1.0
+
+
+class _ParamPolicy:
+    """Shared plumbing: parameters (P,) or (B, P) broadcast to the batch."""
+
+    name = ""
+
+    def __init__(self, params: np.ndarray) -> None:
+        self.params = np.asarray(params, dtype=np.float64)
+
+    def batch_params(self, B: int) -> np.ndarray:
+        return np.broadcast_to(self.params, (B, self.params.shape[-1]))  # (B, P)
+
+    def reset(self, env: Any) -> None:
+        pass
+
+    @staticmethod
+    def order_up_to(level: np.ndarray, position: np.ndarray, cap: np.ndarray | int) -> np.ndarray:
+        """clip(level - position, 0, cap) as whole units."""
+        return np.clip(np.rint(level - position), 0, cap).astype(np.int64)
+
+
+class InstallationBaseStock(_ParamPolicy):
+    """Order up to S_i on the stage's own inventory position (serial); multi-index on a network."""
+
+    name = "installation_base_stock"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        if hasattr(env, "backlog"):
+            L = env.lead_time.astype(np.float64)
+            names = [f"S[{n}]" for n in env.agent_names]
+            values = [_level_grid(demand.high * (l + 1) + env.order_cap) for l in L]
+            return ParamSpace(names, values, demand.mean * (L + 1))
+        names, values, start = [], [], []
+        for i, e, d in _network_dims(env):
+            L = int(env.edge_lead[e])
+            cap = int(env.action_nvec[i, d]) - 1
+            names.append(f"S[{env.agent_names[i]}<-{_supplier_name(env, e)}]")
+            values.append(_level_grid(demand.high * (L + 1) + cap))
+            start.append(demand.mean * (L + 1))
+        return ParamSpace(names, values, np.array(start))
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        if not hasattr(env, "backlog"):
+            return _multi_index_orders(env, self.batch_params(env.n_envs))
+        S = self.batch_params(env.n_envs)  # (B, N)
+        return self.order_up_to(S, env.inventory_position(), env.order_cap)[:, :, None]
+
+
+class EchelonBaseStock(_ParamPolicy):
+    """Order up to S_i on the echelon inventory position of stage i (serial)."""
+
+    name = "echelon_base_stock"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        _require_serial(env, EchelonBaseStock.name)
+        cover = _cumulative_coverage(env)
+        values = [_level_grid(demand.high * c + env.order_cap) for c in cover]
+        return ParamSpace([f"S_echelon[{n}]" for n in env.agent_names], values, demand.mean * cover)
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        _require_serial(env, self.name)
+        S = self.batch_params(env.n_envs)  # (B, N)
+        return self.order_up_to(S, echelon_position(env), env.order_cap)[:, :, None]
+
+
+class SSPolicy(_ParamPolicy):
+    """(s, S): when the installation position is at or below s_i, order up to S_i (serial).
+
+    params: s_0..s_{N-1}, S_0..S_{N-1}; an S below s + 1 is read as s + 1 so every candidate is a policy.
+    """
+
+    name = "s_S"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        _require_serial(env, SSPolicy.name)
+        L = env.lead_time.astype(np.float64)
+        grids = [_level_grid(demand.high * (l + 1) + 2 * env.order_cap) for l in L]
+        names = [f"s[{n}]" for n in env.agent_names] + [f"S[{n}]" for n in env.agent_names]
+        base = demand.mean * (L + 1)
+        return ParamSpace(names, grids + grids, np.concatenate([base - 1, base + demand.mean]))
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        _require_serial(env, self.name)
+        N = env.n_agents
+        p = self.batch_params(env.n_envs)
+        s, S = p[:, :N], np.maximum(p[:, N:], p[:, :N] + 1)
+        position = env.inventory_position()
+        q = self.order_up_to(S, position, env.order_cap)
+        return np.where(position <= s, q, 0)[:, :, None]
+
+
+class ForecastEchelonBaseStock(_ParamPolicy):
+    """Echelon base-stock with levels mu(t) * (cumulative lead time + 1) + safety_i (serial).
+
+    mu starts at the demand the env shows at reset (the paper's observation shows the initial pipeline
+    level there) and is smoothed with each period's customer demand. params: alpha, safety_0..safety_{N-1}.
+    """
+
+    name = "forecast_echelon"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        _require_serial(env, ForecastEchelonBaseStock.name)
+        # alpha = 0 keeps the starting forecast: the static echelon policy is one point of this space
+        alphas = np.concatenate([[0.0, 0.01, 0.02], np.round(np.arange(0.05, 1.0001, 0.05), 2)])
+        cover = _cumulative_coverage(env)
+        safety = [np.arange(-math.ceil(demand.high * c / 2), math.ceil(demand.high * c / 2) + env.order_cap + 1, dtype=np.float64) for c in cover]
+        start = np.concatenate([[0.5], np.sqrt(cover * max(demand.mean, 1.0))])
+        return ParamSpace(["alpha"] + [f"safety[{n}]" for n in env.agent_names], [alphas] + safety, start)
+
+    def reset(self, env: Any) -> None:
+        self.mu = env.demand_seen[:, 0].astype(np.float64)  # (B,)
+        self.t_seen = 0
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        _require_serial(env, self.name)
+        p = self.batch_params(env.n_envs)
+        alpha, safety = p[:, 0], p[:, 1:]
+        if env.t > self.t_seen:  # a new period's customer demand is known: update the forecast once
+            self.mu = alpha * env.demand_seen[:, 0] + (1 - alpha) * self.mu
+            self.t_seen = env.t
+        level = self.mu[:, None] * _cumulative_coverage(env)[None] + safety  # (B, N)
+        return self.order_up_to(level, echelon_position(env), env.order_cap)[:, :, None]
+
+
+class PassThrough(_ParamPolicy):
+    """Order what was demanded of the agent last period (the first period: what the env shows at reset)."""
+
+    name = "pass_through"
+
+    def __init__(self, params: np.ndarray | None = None) -> None:
+        super().__init__(np.zeros(0) if params is None else params)
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        return ParamSpace([], [], np.zeros(0))
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        if hasattr(env, "backlog"):
+            return np.clip(env.demand_seen, 0, env.order_cap)[:, :, None].astype(np.int64)
+        # network: fill the cheapest supplier first, up to its cap, then the next
+        actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
+        left = env.demand_seen.astype(np.int64).copy()  # (B, N)
+        for i, e, d in _network_dims(env, by="cost"):
+            q = np.minimum(left[:, i], env.action_nvec[i, d] - 1)
+            actions[:, i, d] = q
+            left[:, i] -= q
+        return actions
+
+
+class ConstantOrder(_ParamPolicy):
+    """Order a constant quantity every period (per stage, or per node and supplier)."""
+
+    name = "constant_order"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        if hasattr(env, "backlog"):
+            names = [f"q[{n}]" for n in env.agent_names]
+            return ParamSpace(names, [np.arange(env.order_cap + 1.0)] * env.n_agents, np.full(env.n_agents, demand.mean))
+        dims = _network_dims(env)
+        names = [f"q[{env.agent_names[i]}<-{_supplier_name(env, e)}]" for i, e, d in dims]
+        values = [np.arange(float(env.action_nvec[i, d])) for i, e, d in dims]
+        per_node = {i: sum(1 for j, _, _ in dims if j == i) for i, _, _ in dims}
+        return ParamSpace(names, values, np.array([demand.mean / per_node[i] for i, _, _ in dims]))
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        q = np.rint(self.batch_params(env.n_envs)).astype(np.int64)  # (B, P)
+        if hasattr(env, "backlog"):
+            return np.clip(q, 0, env.order_cap)[:, :, None]
+        actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
+        for p, (i, e, d) in enumerate(_network_dims(env)):
+            actions[:, i, d] = np.clip(q[:, p], 0, env.action_nvec[i, d] - 1)
+        return actions
+
+
+# ----------------------------------------------------------------------------------------------
+# Network helpers
+# ----------------------------------------------------------------------------------------------
+def _supplier_name(env: Any, e: int) -> str:
+    s = int(env.edge_supplier[e])
+    return env.agent_names[s] if s >= 0 else f"outside(L={int(env.edge_lead[e])})"
+
+
+def _network_dims(env: Any, by: str = "lead") -> list[tuple[int, int, int]]:
+    """(node, edge, action dimension) of every real action dimension; per node ordered by edge lead time
+    (fastest first, the multi-index order) or by shipping cost (cheapest first)."""
+    out = []
+    for i, edges in enumerate(env.in_edges):
+        if by == "lead":
+            key = lambda e: (int(env.edge_lead[e]), e)  # noqa: E731
+        else:
+            key = lambda e: (float(env.ship_cost_matrix[e, i]), e)  # noqa: E731
+        out.extend((i, e, int(env.edge_dim[e])) for e in sorted(edges, key=key))
+    return out
+
+
+def owed_to_customers(env: Any) -> np.ndarray:
+    """Units each network node still owes its customers (nodes and customer streams).  (B, N)"""
+    owed = np.zeros((env.n_envs, env.n_agents), dtype=np.int64)
+    internal = env.internal
+    np.add.at(owed, (slice(None), env.edge_supplier[internal]), env.owed_edge[:, internal])
+    np.add.at(owed, (slice(None), env.stream_node), env.owed_stream)
+    return owed
+
+
+def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
+    """Multi-index base-stock on a network.  levels (B, P) in ``_network_dims`` order -> actions (B, N, D).
+
+    For supplier e of node i (fastest first): position = on-hand - owed to customers + pipeline arriving
+    within L_e periods + units owed on this or faster edges + what was just ordered from faster ones;
+    order clip(S_{i,e} - position, 0, cap).
+    """
+    actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
+    net_stock = env.on_hand - owed_to_customers(env)  # (B, N)
+    placed = np.zeros_like(net_stock)
+    owed_so_far = np.zeros_like(net_stock)
+    for p, (i, e, d) in enumerate(_network_dims(env)):
+        L = int(env.edge_lead[e])
+        owed_so_far[:, i] += env.owed_edge[:, e]
+        position = net_stock[:, i] + env.pipeline[:, i, :L].sum(axis=1) + owed_so_far[:, i] + placed[:, i]
+        q = np.clip(np.rint(levels[:, p] - position), 0, env.action_nvec[i, d] - 1).astype(np.int64)
+        actions[:, i, d] = q
+        placed[:, i] += q
+    return actions
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry, explicit parameters and the tuner
+# ----------------------------------------------------------------------------------------------
+POLICIES: dict[str, type] = {
+    cls.name: cls
+    for cls in (InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, PassThrough, ConstantOrder)
+}
+
+#: baselines that exist on a network (the others need a chain's echelon structure)
+NETWORK_POLICIES = ("installation_base_stock", "pass_through", "constant_order")
+
+
+def policy_names(kind: str) -> list[str]:
+    """The baselines defined for an env kind ('serial' or 'network')."""
+    return list(POLICIES) if kind == "serial" else list(NETWORK_POLICIES)
+
+
+def make_baseline(name: str, params: np.ndarray | None = None) -> BatchedPolicy:
+    """A baseline by name with parameters (P,) or (B, P)."""
+    if name not in POLICIES:
+        raise UserError(f"unknown baseline '{name}'; choose one of {', '.join(POLICIES)}")
+    return POLICIES[name](np.zeros(0) if params is None else params)
+
+
+def explicit_params(name: str, config: BaselineConfig, n_params: int) -> np.ndarray | None:
+    """The parameters given in the baseline config for `name`, or None when they are to be tuned."""
+    given = {
+        "installation_base_stock": config.installation_levels,
+        "echelon_base_stock": config.echelon_levels,
+        "s_S": config.reorder_points + config.order_up_to if (config.reorder_points or config.order_up_to) else [],
+        "constant_order": config.constant_orders,
+        "forecast_echelon": ([] if config.forecast_alpha is None else [config.forecast_alpha]) + config.forecast_safety,
+    }.get(name, [])
+    if n_params == 0:
+        return np.zeros(0)
+    if not given:
+        return None
+    if len(given) != n_params:
+        raise UserError(
+            f"baseline '{name}' needs {n_params} parameters but the baseline settings give {len(given)}; "
+            f"give all of them (--set baselines.<key>=[...]) or none to tune them"
+        )
+    return np.asarray(given, dtype=np.float64)
+
+
+@dataclass
+class TuneResult:
+    """A tuned baseline."""
+
+    name: str  # policy name
+    params: np.ndarray  # (P,) best parameter values found
+    param_names: list[str]  # what each value is
+    mean_cost: float  # mean chain cost per episode on the tuning demand
+    n_candidates: int  # parameter sets simulated
+    seconds: float  # wall time of the search
+
+
+def candidate_costs(
+    name: str, params: np.ndarray, env_config: EnvConfig, demand: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """Mean chain cost per episode of K parameter sets on the same demand paths, simulated as one batch.
+
+    params (K, P), demand (M, T, S) -> (K,). Every candidate faces the same demand (and, with shipping
+    loss, the same loss draws per path position is not guaranteed; the seed fixes them run to run).
+    """
+    from envs import make_env
+
+    K, M = params.shape[0], demand.shape[0]
+    env = make_env(env_config, n_envs=K * M)
+    policy = make_baseline(name, np.repeat(params, M, axis=0))  # candidate k owns envs k*M .. k*M+M-1
+    cost = rollout(policy, env, np.tile(demand, (K, 1, 1)), seed=seed, record=False)  # (K*M, N)
+    return cost.sum(axis=1).reshape(K, M).mean(axis=1)
+
+
+def coordinate_search(
+    evaluate: Callable[[np.ndarray], np.ndarray], space: ParamSpace, max_sweeps: int = 40, width: int = 4
+) -> tuple[np.ndarray, float, int]:
+    """Minimise evaluate over the grid of ``space`` by coordinate search with shrinking steps.
+
+    Each move tries, for one parameter, the 2*width values at +-1..width steps in one batched call,
+    and keeps the best if it lowers the cost. A sweep visits every parameter; when a sweep improves
+    nothing the steps halve, and the search ends when a sweep at step 1 improves nothing.
+    evaluate: (K, P) values -> (K,) costs. Returns best values (P,), best cost, candidates simulated.
+    """
+    P = len(space.values)
+    x = space.index_of(space.start)
+    best = float(evaluate(space.value_of(x[None]))[0])
+    n_evals = 1
+    steps = np.array([max(1, len(v) // (4 * width)) for v in space.values])
+    for _ in range(max_sweeps):
+        improved = False
+        for p in range(P):
+            offsets = steps[p] * np.concatenate([np.arange(-width, 0), np.arange(1, width + 1)])
+            cand = np.unique(np.clip(x[p] + offsets, 0, len(space.values[p]) - 1))
+            cand = cand[cand != x[p]]
+            if cand.size == 0:
+                continue
+            X = np.repeat(x[None], cand.size, axis=0)
+            X[:, p] = cand
+            costs = evaluate(space.value_of(X))
+            n_evals += cand.size
+            k = int(np.argmin(costs))
+            if costs[k] < best - 1e-9:
+                best, x, improved = float(costs[k]), X[k], True
+        if not improved:
+            if steps.max() == 1:
+                break
+            steps = np.maximum(1, steps // 2)
+    return space.value_of(x[None])[0], best, n_evals
+
+
+def tune(
+    name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int = 40, seed: int = 0
+) -> TuneResult:
+    """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched)."""
+    import time
+
+    from envs import make_env
+
+    start = time.perf_counter()
+    probe = make_env(env_config, n_envs=1)
+    space = POLICIES[name].param_space(probe, DemandSummary.of(demand))
+    evaluate = lambda X: candidate_costs(name, X, env_config, demand, seed)  # noqa: E731
+    if not space.values:
+        cost = float(evaluate(np.zeros((1, 0)))[0])
+        return TuneResult(name, np.zeros(0), [], cost, 1, time.perf_counter() - start)
+    params, cost, n = coordinate_search(evaluate, space, max_sweeps)
+    return TuneResult(name, params, space.names, cost, n, time.perf_counter() - start)
+
+
+def tuning_demand(config: ExperimentConfig, baseline_config: BaselineConfig, n_streams: int) -> np.ndarray:
+    """Demand paths from the training generator, seeded by ``tune_seed`` (never the test files).  (M, T, S)"""
+    from utils.data_loader import sample_demand
+
+    rng = np.random.default_rng(baseline_config.tune_seed)
+    return sample_demand(config.demand, rng, baseline_config.tune_paths, config.env.episode_length, n_streams)

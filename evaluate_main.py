@@ -1,0 +1,257 @@
+"""Evaluate a trained policy and/or classic baselines on every file of a demand folder, next to a lower bound.
+
+    python evaluate_main.py --config configs/train_serial.yaml [--model_path results/serial_policy.pt]
+                            [--policy echelon_base_stock] [--baselines] [--eval_dir DIR] [--in_sample]
+                            [--baselines_config configs/baselines.yaml] [--set KEY=VALUE ...]
+                            [--output_json results/eval.json] [--plots results/plots]
+
+Every file of the folder (default: the config's ``demand.test_dir``) is one episode; all of them run as one
+batch. A baseline's parameters are the ones given (``--set baselines.echelon_levels=[45,90,140]`` or the
+baselines config file) or else tuned by simulation on demand drawn from the training generator
+(``baselines.tune_seed``), never on the evaluated files; ``--in_sample`` tunes on the evaluated files
+instead (the paper's protocol) and labels those rows "in-sample". ``--baselines`` runs every baseline of
+the env kind and, for a serial chain, the clairvoyant LP bound. Other ``--set`` keys override the
+experiment config (e.g. ``--set env.serial.fixed_order_cost=25``).
+
+The table: cost per episode (mean over files, 95% t-interval), mean cost per agent, the paper's figure
+(mean per-agent reward), the paper's ordering fluctuation and the fill rate per agent (``utils/metrics.py``).
+``--output_json`` writes all of it plus every per-file cost and the parameters used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.baselines import (
+    POLICIES,
+    BaselineConfig,
+    LearnedPolicy,
+    explicit_params,
+    make_baseline,
+    policy_names,
+    rollout,
+    tune,
+    tuning_demand,
+)
+from envs import make_env
+from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config
+from utils.data_loader import read_demand_folder
+from utils.errors import UserError, run_cli
+from utils.metrics import Rollout, confidence_interval, summarize
+
+#: the clairvoyant bound's row name
+BOUND = "clairvoyant bound (LP)"
+
+
+def load_baseline_config(path: str | None, overrides: list[str]) -> BaselineConfig:
+    """Baseline settings: defaults, then the YAML file (if any), then ``baselines.key=value`` overrides."""
+    import yaml
+
+    data: dict = {}
+    source = "baseline settings"
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"baselines config '{p}' not found; pass an existing YAML file, e.g. configs/baselines.yaml")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError:
+            raise UserError(f"{p}: not valid YAML; fix the syntax") from None
+        source = str(p)
+    config = config_from_dict(data, source, BaselineConfig)
+    if overrides:
+        config = apply_overrides(config, overrides, "--set baselines.*")
+    if config.tune_paths < 1:
+        raise UserError("baselines.tune_paths must be at least 1")
+    return config
+
+
+def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    """--set items for the experiment config, and those (prefix stripped) for the baseline settings."""
+    experiment, baselines = [], []
+    for item in items:
+        if item.startswith("baselines."):
+            baselines.append(item[len("baselines."):])
+        else:
+            experiment.append(item)
+    return experiment, baselines
+
+
+def learned_policy(path: str, env: Any) -> LearnedPolicy:
+    """Load a trained policy (weights only) and check it fits the evaluation env."""
+    from agents.happo_agent import load_policy  # torch is imported only when a model is evaluated
+
+    policy, trained = load_policy(path)
+    n_agents = policy.actors.n_agents
+    obs_dim = getattr(policy.actors, "obs_dim", None)
+    if n_agents != env.n_agents:
+        raise UserError(
+            f"model file '{path}' has {n_agents} agents but the config's env has {env.n_agents}; "
+            "evaluate with the config the model was trained with"
+        )
+    if obs_dim is not None and int(obs_dim) != env.obs_dim:
+        raise UserError(
+            f"model file '{path}' expects observations of size {obs_dim} but the env gives {env.obs_dim}; "
+            "use the observation options (env.obs_*) the model was trained with"
+        )
+    return LearnedPolicy(policy, "happo" if trained.train.algorithm == "happo" else trained.train.algorithm)
+
+
+def run_baseline(
+    name: str, config: ExperimentConfig, bcfg: BaselineConfig, env: Any, eval_demand: np.ndarray, seed: int
+) -> tuple[str, Rollout, dict]:
+    """Tune (or take the given parameters of) one baseline, then run it on the evaluation demand."""
+    from agents.baselines import DemandSummary
+
+    # only the parameter names are needed here (they do not depend on demand): no statistic of the files is used
+    space = POLICIES[name].param_space(env, DemandSummary(mean=1.0, high=1.0))
+    params = explicit_params(name, bcfg, len(space.names))
+    label, info = name, {"param_names": space.names}
+    if params is None:
+        if bcfg.in_sample:
+            demand, info["tuned_on"] = eval_demand, "the evaluated files (in-sample)"
+            label = f"{name} (in-sample)"
+        else:
+            demand = tuning_demand(config, bcfg, env.n_streams)
+            info["tuned_on"] = f"{bcfg.tune_paths} training-generator paths, seed {bcfg.tune_seed}"
+        result = tune(name, config.env, demand, bcfg.max_sweeps, seed)
+        params = result.params
+        info.update(tuning_cost=result.mean_cost, tuning_candidates=result.n_candidates, tuning_seconds=result.seconds)
+    else:
+        info["tuned_on"] = "given"
+    info["params"] = params.tolist()
+    return label, rollout(make_baseline(name, params), env, eval_demand, seed=seed), info
+
+
+def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
+    """Markdown table: one row per policy."""
+    short = [n.replace("retailer", "R").replace("stage_", "S") for n in agent_names]
+    head = (
+        "| policy | cost / episode (95% CI) | cost per agent (" + ", ".join(short) + ") | paper figure "
+        "| ordering fluctuation | fill rate |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        ci = f"{r['cost_mean']:,.1f} ± {r['cost_ci95']:,.1f}"
+        per_agent = " / ".join(f"{c:,.0f}" for c in r["agent_cost"])
+        if "paper_figure" not in r:
+            lines.append(f"| {name} | {ci} | {per_agent} | — | — | — |")
+            continue
+        fluct = " / ".join("nan" if np.isnan(v) else f"{v:.2f}" for v in r["ordering_fluctuation"])
+        fill = " / ".join(f"{v:.3f}" for v in r["fill_rate"])
+        lines.append(f"| {name} | {ci} | {per_agent} | {r['paper_figure']:.2f} | {fluct} | {fill} |")
+    return "\n".join(lines)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def make_plots(out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None) -> None:
+    from utils.plot_tools import plot_bullwhip, plot_cost_bars, plot_trajectories, plot_training_curves
+
+    for name, r in rollouts.items():
+        slug = name.split(" ")[0]
+        plot_trajectories(
+            r.on_hand[0], r.unmet[0], r.orders[0], r.customer_demand[0], agent_names,
+            out / f"trajectory_{slug}.png", f"{name}: first evaluation episode",
+        )
+    first = next(iter(rollouts.values()))
+    demand_var = float(first.customer_demand.sum(axis=2).var(axis=1).mean())
+    plot_bullwhip(
+        {n: r.orders.var(axis=1).mean(axis=0) for n, r in rollouts.items()}, demand_var, agent_names,
+        out / "bullwhip.png", "Order variance by agent (mean over episodes)",
+    )
+    names = [n for n in rows if n != BOUND]
+    plot_cost_bars(
+        names, np.array([rows[n]["cost_mean"] for n in names]), np.array([rows[n]["cost_ci95"] for n in names]),
+        out / "cost_bars.png", "Cost per episode on the evaluation files", rows[BOUND]["cost_mean"] if BOUND in rows else None,
+    )
+    if model_path and (Path(model_path).parent / "metrics.csv").is_file():
+        plot_training_curves(Path(model_path).parent / "metrics.csv", out / "training_curves.png", "Training run")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Evaluate a trained policy and classic baselines on demand files.")
+    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/train_serial.yaml")
+    parser.add_argument("--model_path", help="trained policy file written by train_main.py")
+    parser.add_argument("--policy", action="append", default=[], metavar="NAME", help=f"a baseline: {', '.join(POLICIES)}")
+    parser.add_argument("--baselines", action="store_true", help="every baseline of the env kind and the clairvoyant bound")
+    parser.add_argument("--eval_dir", help="demand folder to evaluate on (default: the config's demand.test_dir)")
+    parser.add_argument("--in_sample", action="store_true", help="tune baselines on the evaluated files (labelled in-sample)")
+    parser.add_argument("--baselines_config", help="YAML of baseline settings (keys of agents.baselines.BaselineConfig)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (section.key=value) or a baseline setting (baselines.key=value)")
+    parser.add_argument("--output_json", help="write every number of the table and the per-file costs here")
+    parser.add_argument("--plots", help="folder for PNG plots (trajectories, bullwhip, cost bars, training curves)")
+    args = parser.parse_args()
+
+    exp_overrides, base_overrides = split_overrides(args.overrides)
+    config = load_config(args.config, exp_overrides)
+    bcfg = load_baseline_config(args.baselines_config, base_overrides)
+    if args.in_sample:
+        bcfg.in_sample = True
+    if not (args.model_path or args.policy or args.baselines):
+        raise UserError("nothing to evaluate: give --model_path, --policy NAME or --baselines")
+    eval_dir = args.eval_dir or config.demand.test_dir
+    demand_set = read_demand_folder(eval_dir)
+    n_files = demand_set.demand.shape[0]
+    env = make_env(config.env, n_envs=n_files)
+    if demand_set.n_streams != env.n_streams:
+        raise UserError(
+            f"demand folder '{eval_dir}' has {demand_set.n_streams} customer stream(s) but the env needs {env.n_streams}; "
+            "pick the test set of this env"
+        )
+    if demand_set.demand.shape[1] < env.episode_length:
+        raise UserError(
+            f"demand files in '{eval_dir}' have {demand_set.demand.shape[1]} periods but an episode has {env.episode_length}"
+        )
+    demand = demand_set.demand[:, : env.episode_length]  # (B, T, S)
+    names = list(args.policy)
+    if args.baselines:
+        names += [n for n in policy_names(config.env.kind) if n not in names]
+    for n in names:
+        if n not in policy_names(config.env.kind):
+            raise UserError(f"unknown baseline '{n}' for a {config.env.kind} env; choose one of {', '.join(policy_names(config.env.kind))}")
+
+    rows: dict[str, dict] = {}
+    rollouts: dict[str, Rollout] = {}
+    if args.model_path:
+        policy = learned_policy(args.model_path, env)
+        r = rollout(policy, env, demand, seed=config.seed)
+        rollouts[policy.name], rows[policy.name] = r, {**summarize(r), "model_path": args.model_path}
+    for n in names:
+        label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed)
+        rollouts[label], rows[label] = r, {**summarize(r), **info}
+    if args.baselines and config.env.kind == "serial" and config.env.serial.max_loss_percent == 0:
+        from agents.clairvoyant import clairvoyant_bounds
+
+        start = time.perf_counter()
+        totals, per_stage = clairvoyant_bounds(config.env, demand)
+        mean, half = confidence_interval(totals)
+        rows[BOUND] = {"cost_mean": mean, "cost_ci95": half, "agent_cost": per_stage.mean(axis=0).tolist(),
+                       "episode_cost": totals.tolist(), "seconds": time.perf_counter() - start}
+
+    print(f"{n_files} files of '{eval_dir}', {env.episode_length} periods, agents: {', '.join(env.agent_names)}")
+    print(format_table(rows, env.agent_names))
+    if args.output_json:
+        write_json_atomic(Path(args.output_json), {
+            "config": args.config, "overrides": args.overrides, "eval_dir": str(eval_dir), "files": demand_set.names,
+            "agent_names": env.agent_names, "baseline_settings": vars(bcfg), "policies": rows,
+        })
+    if args.plots:
+        make_plots(Path(args.plots), rollouts, rows, env.agent_names, args.model_path)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
