@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,11 @@ def learned_policy(path: str, env: Any) -> LearnedPolicy:
     """Load a trained policy (weights only) and check it fits the evaluation env."""
     from agents.happo_agent import load_policy  # torch is imported only when a model is evaluated
 
-    policy, trained = load_policy(path)
+    with warnings.catch_warnings():
+        # torch warns (several lines) about pickle protocols while refusing a foreign file; the one-line
+        # UserError that follows already says what is wrong
+        warnings.simplefilter("ignore", UserWarning)
+        policy, trained = load_policy(path)
     n_agents = policy.actors.n_agents
     obs_dim = getattr(policy.actors, "obs_dim", None)
     if n_agents != env.n_agents:

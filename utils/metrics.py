@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 #: The paper measures ordering fluctuation over the first 199 periods of its 200-period episodes.
 PAPER_FLUCTUATION_PERIODS = 199
@@ -99,6 +98,8 @@ def cycle_service_level(demand_seen: np.ndarray, unmet: np.ndarray) -> np.ndarra
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Mean and half-width of the Student-t confidence interval of the mean of i.i.d. values (one per file)."""
+    from scipy import stats  # imported here: scipy.stats takes a second to import and only this needs it
+
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if values.size < 2:
