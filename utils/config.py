@@ -120,7 +120,7 @@ class TrainConfig:
 
     algorithm: Literal["happo", "mappo", "ippo"] = "happo"  # happo = sequential updates with the M factor
     fixed_order: bool = False  # update agents in index order instead of a fresh random permutation
-    n_envs: int = 128  # environments simulated in parallel per rollout
+    n_envs: int = 32  # environments per rollout; an iteration = one episode of each (32 learnt faster per step than 128)
     total_env_steps: int = 3_000_000  # environment periods (summed over envs) to train for
     lr_actor: float = 5e-4  # Adam step size of every actor
     lr_critic: float = 5e-4  # Adam step size of the critic
