@@ -11,6 +11,7 @@ import torch
 
 from agents.centralized_critic import ValueNormalizer
 from agents.happo_agent import HAPPOTrainer, load_policy, save_checkpoint
+from agents.policy_networks import ActorGroup
 from agents.replay_buffer import Batch, compute_gae
 from utils.config import ExperimentConfig, apply_overrides
 from utils.errors import UserError
@@ -52,6 +53,38 @@ def make_config(*overrides: str) -> ExperimentConfig:
 
 def all_parameters(trainer: HAPPOTrainer) -> list[torch.Tensor]:
     return [p.detach().clone() for p in list(trainer.actors.parameters()) + list(trainer.critic.parameters())]
+
+
+# ----------------------------------------------------------------------------------------------
+# Actors
+# ----------------------------------------------------------------------------------------------
+def test_batched_actor_group_matches_each_actor_and_respects_the_action_space():
+    # agent 0: 3 choices and a padding dimension; agent 1: two dimensions of 2 choices (a network node)
+    nvec = np.array([[3, 1], [2, 2]])
+    group = ActorGroup(obs_dim=4, action_nvec=nvec, hidden_sizes=[8], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for actor in group.actors:  # a far-from-uniform policy, so frequencies are informative
+            actor.net[-1].weight.mul_(300.0)
+    obs = torch.randn(1, 2, 4, generator=torch.Generator().manual_seed(1)).expand(20000, 2, 4).contiguous()
+    stacked = group.log_probs_all(obs[:1])  # (1, N, D, K), evaluated for all agents in one bmm
+    for i, actor in enumerate(group.actors):
+        with torch.no_grad():
+            torch.testing.assert_close(stacked[:, i], actor.log_probs_all(obs[:1, i]), rtol=1e-6, atol=1e-6)
+    probs = stacked[0].exp()
+    assert probs[0, 0, 1] > 0.05 and probs[0, 0, 2] > 0.05 and probs[0, 0, :].max() < 0.95  # not degenerate
+    assert probs[0, 1].tolist() == [1.0, 0.0, 0.0] and probs[1, :, 2].tolist() == [0.0, 0.0]  # padding / masked
+
+    actions, log_prob = group.act(obs, deterministic=False, generator=torch.Generator().manual_seed(2))
+    assert actions.shape == (20000, 2, 2)
+    assert (actions < torch.from_numpy(nvec)).all() and (actions[:, 0, 1] == 0).all()
+    freq = torch.bincount(actions[:, 0, 0], minlength=3).double() / 20000
+    torch.testing.assert_close(freq, probs[0, 0].double(), rtol=0, atol=0.015)
+    with torch.no_grad():
+        lp, entropy = group.actors[1].log_prob_entropy(obs[:, 1], actions[:, 1])
+    torch.testing.assert_close(lp, log_prob[:, 1])
+    assert torch.isfinite(entropy).all()
+    greedy, _ = group.act(obs[:1], deterministic=True)
+    assert greedy[0].tolist() == stacked[0].argmax(-1).tolist()
 
 
 # ----------------------------------------------------------------------------------------------
