@@ -18,18 +18,22 @@ Serial chain (stage 0 = retailer), with IP_i = on-hand_i - backlog_i + pipeline_
 * ``s_S``: q_i = clip(S_i - IP_i, 0, cap) if IP_i <= s_i else 0 (for fixed order costs)
 * ``forecast_echelon``: echelon base-stock whose levels follow the demand forecast:
   S_i(t) = mu(t) * (L_0 + ... + L_i + 1) + safety_i, mu(t) = alpha d(t-1) + (1 - alpha) mu(t-1)
+* ``forecast_base_stock``: installation base-stock with levels mu_i(t) * (L_i + 1) + safety_i, mu_i
+  the smoothed demand stage i itself sees
 * ``pass_through``: q_i = the demand stage i saw last period
 * ``constant_order``: q_i = c_i
 
 Network: ``installation_base_stock`` becomes a multi-index (dual-index for two suppliers) policy: a
 node's suppliers are served fastest first, each with its own level S_{i,e} on the position that
 counts only the pipeline arriving within that supplier's lead time (plus what was just ordered from
-faster ones); ``pass_through`` orders last period's demand from the cheapest supplier first;
+faster ones); ``forecast_base_stock`` is the same with levels that follow each node's smoothed
+demand; ``pass_through`` orders last period's demand from the cheapest supplier first;
 ``constant_order`` orders a constant per supplier.
 """
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
@@ -58,6 +62,7 @@ class BaselineConfig:
     constant_orders: list[float] = field(default_factory=list)  # units per period per stage (serial) or per node and supplier
     forecast_alpha: Optional[float] = None  # smoothing constant of the forecast-adaptive policy (None = tune)
     forecast_safety: list[float] = field(default_factory=list)  # safety term per stage of the forecast-adaptive policy
+    forecast_base_stock: list[float] = field(default_factory=list)  # alpha, starting forecast mu_0, then safety per stage (serial) or per node and supplier
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,12 +282,16 @@ class ForecastEchelonBaseStock(_ParamPolicy):
     @staticmethod
     def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
         _require_serial(env, ForecastEchelonBaseStock.name)
-        # alpha = 0 keeps the starting forecast: the static echelon policy is one point of this space
-        alphas = np.concatenate([[0.0, 0.01, 0.02], np.round(np.arange(0.05, 1.0001, 0.05), 2)])
+        alphas = ForecastEchelonBaseStock.param_space_alphas()
         cover = _cumulative_coverage(env)
         safety = [np.arange(-math.ceil(demand.high * c / 2), math.ceil(demand.high * c / 2) + env.order_cap + 1, dtype=np.float64) for c in cover]
-        start = np.concatenate([[0.5], np.sqrt(cover * max(demand.mean, 1.0))])
+        start = np.concatenate([[0.1], np.sqrt(cover * max(demand.mean, 1.0))])
         return ParamSpace(["alpha"] + [f"safety[{n}]" for n in env.agent_names], [alphas] + safety, start)
+
+    @staticmethod
+    def param_space_alphas() -> np.ndarray:
+        """Smoothing constants searched; alpha = 0 keeps the starting forecast, so the static policy is one point."""
+        return np.concatenate([[0.0, 0.01, 0.02], np.round(np.arange(0.05, 1.0001, 0.05), 2)])
 
     def reset(self, env: Any) -> None:
         self.mu = env.demand_seen[:, 0].astype(np.float64)  # (B,)
@@ -297,6 +306,51 @@ class ForecastEchelonBaseStock(_ParamPolicy):
             self.t_seen = env.t
         level = self.mu[:, None] * _cumulative_coverage(env)[None] + safety  # (B, N)
         return self.order_up_to(level, echelon_position(env), env.order_cap)[:, :, None]
+
+
+class ForecastBaseStock(_ParamPolicy):
+    """Installation base-stock (multi-index on a network) whose levels follow each agent's own demand forecast.
+
+    Agent i smooths the demand it sees, mu_i(t) = alpha r_i(t-1) + (1 - alpha) mu_i(t-1), from a tuned
+    starting forecast mu_0 (the network shows no demand at reset), and orders up to mu_i(t) * (L + 1) +
+    safety on the position of ``installation_base_stock`` (L: the stage's lead time, or the supplier edge's
+    on a network). params: alpha, mu_0, then one safety term per stage (serial) or per node and supplier.
+    """
+
+    name = "forecast_base_stock"
+
+    @staticmethod
+    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
+        base = InstallationBaseStock.param_space(env, demand)
+        alphas = ForecastEchelonBaseStock.param_space_alphas()
+        mu0 = _level_grid(demand.high)
+        # a safety grid as wide as the level grid, centred on 0
+        safety = [np.arange(-math.ceil(len(v) / 2), math.ceil(len(v) / 2) + 1, dtype=np.float64) for v in base.values]
+        names = ["alpha", "mu_0"] + [n.replace("S[", "safety[") for n in base.names]
+        start = np.concatenate([[0.1, demand.mean], np.sqrt(np.maximum(base.start, 1.0))])
+        return ParamSpace(names, [alphas, mu0] + safety, start)
+
+    def reset(self, env: Any) -> None:
+        mu0 = self.batch_params(env.n_envs)[:, 1]
+        self.mu = np.repeat(mu0[:, None], env.n_agents, axis=1)  # (B, N)
+        self.t_seen = 0
+
+    def _update(self, env: Any, alpha: np.ndarray) -> None:
+        if env.t > self.t_seen:  # a new period's demand is known: update the forecast once
+            self.mu = alpha[:, None] * env.demand_seen + (1 - alpha[:, None]) * self.mu
+            self.t_seen = env.t
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        p = self.batch_params(env.n_envs)
+        alpha, safety = p[:, 0], p[:, 2:]
+        self._update(env, alpha)
+        if hasattr(env, "backlog"):
+            level = self.mu * (env.lead_time + 1.0)[None] + safety  # (B, N)
+            return self.order_up_to(level, env.inventory_position(), env.order_cap)[:, :, None]
+        dims = _network_dims(env)
+        nodes = np.array([i for i, _, _ in dims])
+        cover = np.array([env.edge_lead[e] + 1.0 for _, e, _ in dims])
+        return _multi_index_orders(env, self.mu[:, nodes] * cover[None] + safety)
 
 
 class PassThrough(_ParamPolicy):
@@ -371,13 +425,46 @@ def _network_dims(env: Any, by: str = "lead") -> list[tuple[int, int, int]]:
     return out
 
 
+@dataclass
+class NetworkLayout:
+    """Index arrays of a network's action dimensions in multi-index order, built once per env."""
+
+    node: np.ndarray  # (P,) node of each real action dimension
+    edge: np.ndarray  # (P,) its supply edge
+    dim: np.ndarray  # (P,) its action dimension
+    lead: np.ndarray  # (P,) its edge's lead time
+    cap: np.ndarray  # (P,) largest order on it
+    rank: np.ndarray  # (P,) position among the node's suppliers, fastest first
+    upto: np.ndarray  # (P, P) 1 where p' is a supplier of the same node at or before p in that order
+    owed_by_supplier: np.ndarray  # (E, N) maps units owed on an internal edge to its supplier node
+    owed_by_stream: np.ndarray  # (S, N) maps units owed to a customer stream to its node
+
+
+_LAYOUTS: "weakref.WeakKeyDictionary[Any, NetworkLayout]" = weakref.WeakKeyDictionary()
+
+
+def network_layout(env: Any) -> NetworkLayout:
+    """The (cached) layout of a network env."""
+    layout = _LAYOUTS.get(env)
+    if layout is None:
+        dims = _network_dims(env)
+        node, edge, dim = (np.array([x[k] for x in dims], dtype=np.int64) for k in range(3))
+        rank = np.array([sum(1 for j, _, _ in dims[:p] if j == i) for p, (i, _, _) in enumerate(dims)])
+        upto = ((node[:, None] == node[None, :]) & (rank[:, None] <= rank[None, :])).astype(np.float64)
+        by_supplier = np.zeros((len(env.edge_supplier), env.n_agents))
+        by_supplier[env.internal, env.edge_supplier[env.internal]] = 1.0
+        by_stream = np.zeros((env.n_streams, env.n_agents))
+        by_stream[np.arange(env.n_streams), env.stream_node] = 1.0
+        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto,
+                               by_supplier, by_stream)
+        _LAYOUTS[env] = layout
+    return layout
+
+
 def owed_to_customers(env: Any) -> np.ndarray:
     """Units each network node still owes its customers (nodes and customer streams).  (B, N)"""
-    owed = np.zeros((env.n_envs, env.n_agents), dtype=np.int64)
-    internal = env.internal
-    np.add.at(owed, (slice(None), env.edge_supplier[internal]), env.owed_edge[:, internal])
-    np.add.at(owed, (slice(None), env.stream_node), env.owed_stream)
-    return owed
+    layout = network_layout(env)
+    return env.owed_edge @ layout.owed_by_supplier + env.owed_stream @ layout.owed_by_stream
 
 
 def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
@@ -387,17 +474,18 @@ def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
     within L_e periods + units owed on this or faster edges + what was just ordered from faster ones;
     order clip(S_{i,e} - position, 0, cap).
     """
+    lay = network_layout(env)
+    arriving = np.cumsum(env.pipeline, axis=2)[:, lay.node, lay.lead - 1]  # (B, P) pipeline within L_e
+    owed = env.owed_edge[:, lay.edge] @ lay.upto  # (B, P) owed on this or faster edges of the node
+    position = (env.on_hand - owed_to_customers(env))[:, lay.node] + arriving + owed
+    q = np.zeros(levels.shape, dtype=np.int64)  # (B, P)
+    placed = np.zeros((env.n_envs, env.n_agents))  # (B, N) ordered so far this period from faster suppliers
+    for r in range(int(lay.rank.max()) + 1):  # a node appears once per rank, so the indexed add is safe
+        sel = np.flatnonzero(lay.rank == r)
+        q[:, sel] = np.clip(np.rint(levels[:, sel] - position[:, sel] - placed[:, lay.node[sel]]), 0, lay.cap[sel])
+        placed[:, lay.node[sel]] += q[:, sel]
     actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
-    net_stock = env.on_hand - owed_to_customers(env)  # (B, N)
-    placed = np.zeros_like(net_stock)
-    owed_so_far = np.zeros_like(net_stock)
-    for p, (i, e, d) in enumerate(_network_dims(env)):
-        L = int(env.edge_lead[e])
-        owed_so_far[:, i] += env.owed_edge[:, e]
-        position = net_stock[:, i] + env.pipeline[:, i, :L].sum(axis=1) + owed_so_far[:, i] + placed[:, i]
-        q = np.clip(np.rint(levels[:, p] - position), 0, env.action_nvec[i, d] - 1).astype(np.int64)
-        actions[:, i, d] = q
-        placed[:, i] += q
+    actions[:, lay.node, lay.dim] = q
     return actions
 
 
@@ -406,11 +494,13 @@ def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 POLICIES: dict[str, type] = {
     cls.name: cls
-    for cls in (InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, PassThrough, ConstantOrder)
+    for cls in (
+        InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, ForecastBaseStock, PassThrough, ConstantOrder
+    )
 }
 
 #: baselines that exist on a network (the others need a chain's echelon structure)
-NETWORK_POLICIES = ("installation_base_stock", "pass_through", "constant_order")
+NETWORK_POLICIES = ("installation_base_stock", "forecast_base_stock", "pass_through", "constant_order")
 
 
 def policy_names(kind: str) -> list[str]:
@@ -433,6 +523,7 @@ def explicit_params(name: str, config: BaselineConfig, n_params: int) -> np.ndar
         "s_S": config.reorder_points + config.order_up_to if (config.reorder_points or config.order_up_to) else [],
         "constant_order": config.constant_orders,
         "forecast_echelon": ([] if config.forecast_alpha is None else [config.forecast_alpha]) + config.forecast_safety,
+        "forecast_base_stock": config.forecast_base_stock,
     }.get(name, [])
     if n_params == 0:
         return np.zeros(0)
@@ -476,19 +567,33 @@ def candidate_costs(
 
 
 def coordinate_search(
-    evaluate: Callable[[np.ndarray], np.ndarray], space: ParamSpace, max_sweeps: int = 40, width: int = 4
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    space: ParamSpace,
+    max_sweeps: int = 40,
+    width: int = 4,
+    n_random_starts: int = 31,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, float, int]:
     """Minimise evaluate over the grid of ``space`` by coordinate search with shrinking steps.
 
-    Each move tries, for one parameter, the 2*width values at +-1..width steps in one batched call,
-    and keeps the best if it lowers the cost. A sweep visits every parameter; when a sweep improves
-    nothing the steps halve, and the search ends when a sweep at step 1 improves nothing.
-    evaluate: (K, P) values -> (K,) costs. Returns best values (P,), best cost, candidates simulated.
+    The search starts from the best of the textbook start and ``n_random_starts`` uniform grid points
+    (one batched call), which keeps it out of the poor local minima a coupled parameter (a smoothing
+    constant, an (s, S) pair) can create. Each move tries, for one parameter, the 2*width values at
+    +-1..width steps in one batched call, and keeps the best if it lowers the cost. A sweep visits every
+    parameter; when a sweep improves nothing the steps halve, and the search ends when a sweep at step 1
+    improves nothing. evaluate: (K, P) values -> (K,) costs. Returns best values (P,), best cost,
+    candidates simulated.
     """
     P = len(space.values)
-    x = space.index_of(space.start)
-    best = float(evaluate(space.value_of(x[None]))[0])
-    n_evals = 1
+    rng = rng if rng is not None else np.random.default_rng(0)
+    starts = np.concatenate([
+        space.index_of(space.start)[None],
+        np.stack([rng.integers(0, len(v), n_random_starts) for v in space.values], axis=1),
+    ])  # (1 + n_random_starts, P)
+    start_costs = evaluate(space.value_of(starts))
+    k = int(np.argmin(start_costs))
+    x, best = starts[k], float(start_costs[k])
+    n_evals = len(starts)
     steps = np.array([max(1, len(v) // (4 * width)) for v in space.values])
     for _ in range(max_sweeps):
         improved = False
@@ -527,7 +632,7 @@ def tune(
     if not space.values:
         cost = float(evaluate(np.zeros((1, 0)))[0])
         return TuneResult(name, np.zeros(0), [], cost, 1, time.perf_counter() - start)
-    params, cost, n = coordinate_search(evaluate, space, max_sweeps)
+    params, cost, n = coordinate_search(evaluate, space, max_sweeps, rng=np.random.default_rng(seed))
     return TuneResult(name, params, space.names, cost, n, time.perf_counter() - start)
 
 

@@ -83,6 +83,29 @@ def test_forecast_echelon_smooths_demand_into_its_levels():
     assert policy.act(obs, env)[0, :, 0].tolist() == [17, 11, 5]
 
 
+def test_forecast_base_stock_smooths_each_stages_own_demand():
+    env = serial_env()
+    obs, _ = env.reset(demand=np.full((1, 200), 12))
+    # alpha 0.5, starting forecast 10, no safety: levels 10 * (4 + 1) = 50 = every installation position
+    policy = make_baseline("forecast_base_stock", np.array([0.5, 10.0, 0.0, 0.0, 0.0]))
+    policy.reset(env)
+    assert policy.act(obs, env)[0, :, 0].tolist() == [0, 0, 0]
+    obs, *_ = env.step(np.array([[0, 0, 0]]))
+    # retailer saw 12: mu 11, level 55, position 38 -> 17; stages 1, 2 saw orders 0: mu 5, level 25 < 50 -> 0
+    assert policy.act(obs, env)[0, :, 0].tolist() == [17, 0, 0]
+
+
+def test_network_forecast_base_stock_starts_from_its_tuned_forecast():
+    env = network_env()
+    obs, _ = env.reset(demand=np.full((1, 200, 2), 2))
+    # mu_0 = 1.6: fast level 1.6 * 3 + 3.2 = 8, slow 1.6 * 5 + 5 = 13 -> the multi-index case above
+    params = np.concatenate([[0.5, 1.6], np.tile([3.2, 5.0], 6)])
+    policy = make_baseline("forecast_base_stock", params)
+    policy.reset(env)
+    a = policy.act(obs, env)
+    assert (a[0, :, 0] == 1).all() and (a[0, :, 1] == 2).all()
+
+
 def test_pass_through_orders_last_periods_demand():
     policy, env, a = first_orders("pass_through", [], demand_first=12)
     assert a[0, :, 0].tolist() == [10, 10, 10]  # at reset the env shows the initial pipeline level as demand

@@ -53,7 +53,10 @@ def test_all_baselines_are_tuned_off_sample_and_never_beat_the_bound(monkeypatch
              "--set", "baselines.tune_paths=6", "--output_json", str(out), "--plots", str(plots))
     rows = json.loads(out.read_text())["policies"]
     bound = np.array(rows.pop(evaluate_main.BOUND)["episode_cost"])
-    assert set(rows) == {"installation_base_stock", "echelon_base_stock", "s_S", "forecast_echelon", "pass_through", "constant_order"}
+    assert set(rows) == {
+        "installation_base_stock", "echelon_base_stock", "s_S", "forecast_echelon", "forecast_base_stock", "pass_through",
+        "constant_order",
+    }
     for name, row in rows.items():
         assert (bound <= np.array(row["episode_cost"]) + 1e-6).all(), name
         if row["param_names"]:
