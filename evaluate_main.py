@@ -1,7 +1,7 @@
 """Evaluate a trained policy and/or classic baselines on every file of a demand folder, next to a lower bound.
 
     python evaluate_main.py --config configs/train_serial.yaml [--model_path results/serial_policy.pt]
-                            [--policy echelon_base_stock] [--baselines] [--eval_dir DIR] [--in_sample]
+                            [--policy echelon_base_stock] [--baselines] [--eval_dir DIR] [--in_sample | --tune_dir DIR]
                             [--baselines_config configs/baselines.yaml] [--set KEY=VALUE ...]
                             [--output_json results/eval.json] [--plots results/plots]
 
@@ -9,7 +9,8 @@ Every file of the folder (default: the config's ``demand.test_dir``) is one epis
 batch. A baseline's parameters are the ones given (``--set baselines.echelon_levels=[45,90,140]`` or the
 baselines config file) or else tuned by simulation on demand drawn from the training generator
 (``baselines.tune_seed``), never on the evaluated files; ``--in_sample`` tunes on the evaluated files
-instead (the paper's protocol) and labels those rows "in-sample". ``--baselines`` runs every baseline of
+instead (the paper's protocol) and labels those rows "in-sample"; ``--tune_dir DIR`` tunes on the files of
+another folder and names it in the rows. ``--baselines`` runs every baseline of
 the env kind and, for a serial chain, the clairvoyant LP bound. Other ``--set`` keys override the
 experiment config (e.g. ``--set env.serial.fixed_order_cost=25``).
 
@@ -108,10 +109,32 @@ def learned_policy(path: str, env: Any) -> LearnedPolicy:
     return LearnedPolicy(policy, "happo" if trained.train.algorithm == "happo" else trained.train.algorithm)
 
 
+def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):
+    """The demand baselines are tuned on, a description, and the label suffix of their rows.
+
+    Default: paths from the training generator (out of sample). ``in_sample`` or a ``tune_dir`` equal to
+    the evaluated folder: the evaluated files, labelled "(in-sample)". Another ``tune_dir``: its files.
+    """
+    if bcfg.in_sample or (bcfg.tune_dir and Path(bcfg.tune_dir).resolve() == Path(eval_dir).resolve()):
+        return eval_demand, "the evaluated files (in-sample)", " (in-sample)"
+    if bcfg.tune_dir:
+        folder = read_demand_folder(bcfg.tune_dir)
+        if folder.n_streams != n_streams or folder.demand.shape[1] < config.env.episode_length:
+            raise UserError(
+                f"tuning folder '{bcfg.tune_dir}' must hold {n_streams} stream(s) of at least {config.env.episode_length} periods"
+            )
+        return folder.demand[:, : config.env.episode_length], f"the files of '{bcfg.tune_dir}'", f" (tuned on {bcfg.tune_dir})"
+    demand = tuning_demand(config, bcfg, n_streams)
+    return demand, f"{bcfg.tune_paths} training-generator paths, seed {bcfg.tune_seed}", ""
+
+
 def run_baseline(
-    name: str, config: ExperimentConfig, bcfg: BaselineConfig, env: Any, eval_demand: np.ndarray, seed: int
+    name: str, config: ExperimentConfig, bcfg: BaselineConfig, env: Any, eval_demand: np.ndarray, seed: int, tuning: tuple
 ) -> tuple[str, Rollout, dict]:
-    """Tune (or take the given parameters of) one baseline, then run it on the evaluation demand."""
+    """Tune (or take the given parameters of) one baseline, then run it on the evaluation demand.
+
+    tuning: (demand (M, T, S), description, row-label suffix) from ``tuning_set``.
+    """
     from agents.baselines import DemandSummary
 
     # only the parameter names are needed here (they do not depend on demand): no statistic of the files is used
@@ -119,12 +142,8 @@ def run_baseline(
     params = explicit_params(name, bcfg, len(space.names))
     label, info = name, {"param_names": space.names}
     if params is None:
-        if bcfg.in_sample:
-            demand, info["tuned_on"] = eval_demand, "the evaluated files (in-sample)"
-            label = f"{name} (in-sample)"
-        else:
-            demand = tuning_demand(config, bcfg, env.n_streams)
-            info["tuned_on"] = f"{bcfg.tune_paths} training-generator paths, seed {bcfg.tune_seed}"
+        demand, info["tuned_on"], suffix = tuning
+        label = name + suffix
         result = tune(name, config.env, demand, bcfg.max_sweeps, seed)
         params = result.params
         info.update(tuning_cost=result.mean_cost, tuning_candidates=result.n_candidates, tuning_seconds=result.seconds)
@@ -193,6 +212,7 @@ def main() -> int:
     parser.add_argument("--baselines", action="store_true", help="every baseline of the env kind and the clairvoyant bound")
     parser.add_argument("--eval_dir", help="demand folder to evaluate on (default: the config's demand.test_dir)")
     parser.add_argument("--in_sample", action="store_true", help="tune baselines on the evaluated files (labelled in-sample)")
+    parser.add_argument("--tune_dir", help="tune baselines on the files of this folder (default: training-generator paths)")
     parser.add_argument("--baselines_config", help="YAML of baseline settings (keys of agents.baselines.BaselineConfig)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (section.key=value) or a baseline setting (baselines.key=value)")
@@ -205,6 +225,8 @@ def main() -> int:
     bcfg = load_baseline_config(args.baselines_config, base_overrides)
     if args.in_sample:
         bcfg.in_sample = True
+    if args.tune_dir:
+        bcfg.tune_dir = args.tune_dir
     if not (args.model_path or args.policy or args.baselines):
         raise UserError("nothing to evaluate: give --model_path, --policy NAME or --baselines")
     eval_dir = args.eval_dir or config.demand.test_dir
@@ -234,8 +256,9 @@ def main() -> int:
         policy = learned_policy(args.model_path, env)
         r = rollout(policy, env, demand, seed=config.seed)
         rollouts[policy.name], rows[policy.name] = r, {**summarize(r), "model_path": args.model_path}
+    tuning = tuning_set(config, bcfg, eval_dir, demand, env.n_streams) if names else None
     for n in names:
-        label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed)
+        label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed, tuning)
         rollouts[label], rows[label] = r, {**summarize(r), **info}
     if args.baselines and config.env.kind == "serial" and config.env.serial.max_loss_percent == 0:
         from agents.clairvoyant import clairvoyant_bounds

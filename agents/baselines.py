@@ -54,6 +54,7 @@ class BaselineConfig:
     tune_paths: int = 100  # demand paths from the training generator the tuner simulates
     tune_seed: int = 777_000  # seed of those paths (distinct from training, validation and test seeds)
     in_sample: bool = False  # tune on the evaluation files themselves (the paper's protocol); rows get labelled in-sample
+    tune_dir: str = ""  # tune on the files of this folder instead of the training generator (rows name the folder)
     max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs)
     installation_levels: list[float] = field(default_factory=list)  # S_i per stage (serial) or per node and supplier (network)
     echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (serial only)

@@ -81,6 +81,25 @@ def test_in_sample_tuning_is_labelled(monkeypatch, serial_dir, tmp_path):
     assert "in-sample" in rows["installation_base_stock (in-sample)"]["tuned_on"]
 
 
+def test_tuning_on_a_given_folder_names_it(monkeypatch, serial_dir, tmp_path):
+    other = tmp_path / "tune_here"
+    write_demand_folder(other, np.random.default_rng(9).poisson(10, (4, 200)))
+    out = tmp_path / "dir.json"
+    run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--policy", "echelon_base_stock",
+             "--tune_dir", str(other), "--set", "env.episode_length=30", "--output_json", str(out))
+    (label, row), = json.loads(out.read_text())["policies"].items()
+    assert label == f"echelon_base_stock (tuned on {other})"
+    from agents.baselines import candidate_costs
+
+    config = load_config(SERIAL, ["env.episode_length=30"])
+    tune_demand = read_demand_folder(other).demand[:, :30]
+    assert candidate_costs("echelon_base_stock", np.array([row["params"]]), config.env, tune_demand)[0] == pytest.approx(row["tuning_cost"])
+    # naming the evaluated folder itself is in-sample tuning, and says so
+    run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--policy", "constant_order",
+             "--tune_dir", str(serial_dir), "--set", "env.episode_length=30", "--output_json", str(out))
+    assert list(json.loads(out.read_text())["policies"]) == ["constant_order (in-sample)"]
+
+
 def test_network_baseline_and_serial_only_names(monkeypatch, tmp_path):
     folder = tmp_path / "net"
     write_demand_folder(folder, np.random.default_rng(1).integers(0, 5, (2, 200, 2)))
@@ -109,7 +128,10 @@ def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkey
     model = tmp_path / "policy.pt"
     save_checkpoint(trainer.checkpoint(), model)
     out = tmp_path / "model.json"
-    run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--model_path", str(model), "--output_json", str(out))
+    (tmp_path / "metrics.csv").write_text("iteration,env_steps,train_cost,eval_cost\n1,400,9000.0,8000.0\n")
+    run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--model_path", str(model), "--output_json", str(out),
+             "--plots", str(tmp_path / "plots"))
+    assert (tmp_path / "plots" / "training_curves.png").is_file() and (tmp_path / "plots" / "trajectory_happo.png").is_file()
     row = json.loads(out.read_text())["policies"]["happo"]
     policy, _ = load_policy(model)
     expected = evaluate_policy(policy, make_env(config.env, n_envs=3), read_demand_folder(serial_dir).demand, seed=config.seed)
