@@ -90,3 +90,17 @@ def test_command_line_errors_are_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "train.n_minibatches" in proc.stderr
+
+
+def test_network_training_writes_a_policy_that_orders_from_each_supplier(tmp_path):
+    config = load_config(
+        ROOT / "configs" / "train_network.yaml",
+        [f"out_dir={tmp_path}", "train.n_envs=8", "train.total_env_steps=3200", "train.eval_every=1"],
+    )
+    result = train(config, log=lambda _: None)
+    policy, _ = load_policy(tmp_path / "network_policy.pt")
+    env = result.trainer.env
+    obs, _ = env.reset(seed=0)
+    actions = policy.act(obs)
+    assert actions.shape == (8, env.n_agents, 2) and (actions < env.action_nvec).all() and (actions >= 0).all()
+    assert np.isfinite(result.best_eval_cost) and result.best_eval_cost <= result.first_eval_cost
