@@ -163,8 +163,13 @@ def _level_grid(high: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Serial-chain policies
 # ----------------------------------------------------------------------------------------------
+def is_serial(env: Any) -> bool:
+    """A serial chain env (it has per-stage backlogs and installation positions); otherwise a network."""
+    return hasattr(env, "backlog") and hasattr(env, "inventory_position")
+
+
 def _require_serial(env: Any, name: str) -> None:
-    if not hasattr(env, "backlog"):
+    if not is_serial(env):
         raise UserError(f"baseline '{name}' is defined for the serial chain only; use installation_base_stock on a network")
 
 
@@ -205,7 +210,7 @@ class InstallationBaseStock(_ParamPolicy):
 
     @staticmethod
     def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
-        if hasattr(env, "backlog"):
+        if is_serial(env):
             L = env.lead_time.astype(np.float64)
             names = [f"S[{n}]" for n in env.agent_names]
             values = [_level_grid(demand.high * (l + 1) + env.order_cap) for l in L]
@@ -220,7 +225,7 @@ class InstallationBaseStock(_ParamPolicy):
         return ParamSpace(names, values, np.array(start))
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
-        if not hasattr(env, "backlog"):
+        if not is_serial(env):
             return _multi_index_orders(env, self.batch_params(env.n_envs))
         S = self.batch_params(env.n_envs)  # (B, N)
         return self.order_up_to(S, env.inventory_position(), env.order_cap)[:, :, None]
@@ -345,7 +350,7 @@ class ForecastBaseStock(_ParamPolicy):
         p = self.batch_params(env.n_envs)
         alpha, safety = p[:, 0], p[:, 2:]
         self._update(env, alpha)
-        if hasattr(env, "backlog"):
+        if is_serial(env):
             level = self.mu * (env.lead_time + 1.0)[None] + safety  # (B, N)
             return self.order_up_to(level, env.inventory_position(), env.order_cap)[:, :, None]
         dims = _network_dims(env)
@@ -367,7 +372,7 @@ class PassThrough(_ParamPolicy):
         return ParamSpace([], [], np.zeros(0))
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
-        if hasattr(env, "backlog"):
+        if is_serial(env):
             return np.clip(env.demand_seen, 0, env.order_cap)[:, :, None].astype(np.int64)
         # network: fill the cheapest supplier first, up to its cap, then the next
         actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
@@ -386,7 +391,7 @@ class ConstantOrder(_ParamPolicy):
 
     @staticmethod
     def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
-        if hasattr(env, "backlog"):
+        if is_serial(env):
             names = [f"q[{n}]" for n in env.agent_names]
             return ParamSpace(names, [np.arange(env.order_cap + 1.0)] * env.n_agents, np.full(env.n_agents, demand.mean))
         dims = _network_dims(env)
@@ -397,7 +402,7 @@ class ConstantOrder(_ParamPolicy):
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
         q = np.rint(self.batch_params(env.n_envs)).astype(np.int64)  # (B, P)
-        if hasattr(env, "backlog"):
+        if is_serial(env):
             return np.clip(q, 0, env.order_cap)[:, :, None]
         actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
         for p, (i, e, d) in enumerate(_network_dims(env)):

@@ -17,7 +17,7 @@ from agents.baselines import (
     tune,
 )
 from envs import make_env
-from utils.config import DemandConfig, EnvConfig
+from utils.config import DemandConfig, EnvConfig, SerialConfig
 from utils.data_loader import sample_demand
 from utils.errors import UserError
 
@@ -201,6 +201,16 @@ def test_tuned_echelon_base_stock_is_within_2_percent_of_brute_force_on_poisson_
     assert tuned.mean_cost <= 1.02 * costs[best]
     # and the reported tuning cost is the cost of the returned levels on that demand
     assert candidate_costs("echelon_base_stock", tuned.params[None], config, demand)[0] == pytest.approx(tuned.mean_cost)
+
+
+def test_s_S_beats_base_stock_when_orders_carry_a_fixed_cost():
+    config = EnvConfig(episode_length=80, serial=SerialConfig(fixed_order_cost=25.0))
+    demand = sample_demand(DemandConfig(kind="stationary"), np.random.default_rng(2), 12, 80)
+    s_S = tune("s_S", config, demand)
+    base = tune("installation_base_stock", config, demand)
+    assert s_S.mean_cost < 0.85 * base.mean_cost  # batching orders saves more than 15% of the cost
+    s, S = s_S.params[:3], s_S.params[3:]
+    assert (S - s >= 5).any()  # it does batch: some stage orders well beyond its reorder point
 
 
 def test_tuning_is_reproducible_bit_for_bit():
