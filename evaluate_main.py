@@ -173,10 +173,22 @@ def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _json_ready(value: Any) -> Any:
+    """NaN (a ratio with a zero denominator) becomes null, so the file is strict JSON any tool can read."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON via a temporary name, then rename (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
+    tmp.write_text(json.dumps(_json_ready(data), indent=1, allow_nan=False))
     os.replace(tmp, path)
 
 
@@ -267,7 +279,8 @@ def main() -> int:
         totals, per_stage = clairvoyant_bounds(config.env, demand)
         mean, half = confidence_interval(totals)
         rows[BOUND] = {"cost_mean": mean, "cost_ci95": half, "agent_cost": per_stage.mean(axis=0).tolist(),
-                       "episode_cost": totals.tolist(), "seconds": time.perf_counter() - start}
+                       "episode_cost": totals.tolist(), "episode_agent_cost": per_stage.tolist(),
+                       "seconds": time.perf_counter() - start}
 
     print(f"{n_files} files of '{eval_dir}', {env.episode_length} periods, agents: {', '.join(env.agent_names)}")
     print(format_table(rows, env.agent_names))

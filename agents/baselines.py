@@ -290,7 +290,8 @@ class ForecastEchelonBaseStock(_ParamPolicy):
         _require_serial(env, ForecastEchelonBaseStock.name)
         alphas = ForecastEchelonBaseStock.param_space_alphas()
         cover = _cumulative_coverage(env)
-        safety = [np.arange(-math.ceil(demand.high * c / 2), math.ceil(demand.high * c / 2) + env.order_cap + 1, dtype=np.float64) for c in cover]
+        half = np.ceil(demand.high * cover / 2)
+        safety = [np.arange(-h, h + env.order_cap + 1, dtype=np.float64) for h in half]
         start = np.concatenate([[0.1], np.sqrt(cover * max(demand.mean, 1.0))])
         return ParamSpace(["alpha"] + [f"safety[{n}]" for n in env.agent_names], [alphas] + safety, start)
 
@@ -353,10 +354,8 @@ class ForecastBaseStock(_ParamPolicy):
         if is_serial(env):
             level = self.mu * (env.lead_time + 1.0)[None] + safety  # (B, N)
             return self.order_up_to(level, env.inventory_position(), env.order_cap)[:, :, None]
-        dims = _network_dims(env)
-        nodes = np.array([i for i, _, _ in dims])
-        cover = np.array([env.edge_lead[e] + 1.0 for _, e, _ in dims])
-        return _multi_index_orders(env, self.mu[:, nodes] * cover[None] + safety)
+        lay = network_layout(env)
+        return _multi_index_orders(env, self.mu[:, lay.node] * (lay.lead + 1.0)[None] + safety)
 
 
 class PassThrough(_ParamPolicy):
@@ -404,9 +403,9 @@ class ConstantOrder(_ParamPolicy):
         q = np.rint(self.batch_params(env.n_envs)).astype(np.int64)  # (B, P)
         if is_serial(env):
             return np.clip(q, 0, env.order_cap)[:, :, None]
+        lay = network_layout(env)
         actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
-        for p, (i, e, d) in enumerate(_network_dims(env)):
-            actions[:, i, d] = np.clip(q[:, p], 0, env.action_nvec[i, d] - 1)
+        actions[:, lay.node, lay.dim] = np.clip(q, 0, lay.cap)
         return actions
 
 
@@ -560,8 +559,9 @@ def candidate_costs(
 ) -> np.ndarray:
     """Mean chain cost per episode of K parameter sets on the same demand paths, simulated as one batch.
 
-    params (K, P), demand (M, T, S) -> (K,). Every candidate faces the same demand (and, with shipping
-    loss, the same loss draws per path position is not guaranteed; the seed fixes them run to run).
+    params (K, P), demand (M, T, S) -> (K,). Every candidate faces the same demand paths (common random
+    numbers); shipping-loss draws, when on, come from the env's generator seeded with `seed`, so they are
+    the same run to run but differ between candidates.
     """
     from envs import make_env
 

@@ -124,4 +124,5 @@ def summarize(rollout: Rollout) -> dict:
         "mean_on_hand": rollout.on_hand.mean(axis=(0, 1)).tolist(),
         "mean_backlog": rollout.unmet.mean(axis=(0, 1)).tolist(),
         "episode_cost": chain.tolist(),
+        "episode_agent_cost": agent_episode_cost(rollout.cost).tolist(),
     }
