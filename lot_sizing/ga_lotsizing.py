@@ -10,11 +10,11 @@ Decoding (setups -> lots), after a repair that opens just enough setups to make 
   so making units as late as possible is optimal for the given setups; the repair opens, for the
   first period whose cumulative demand exceeds the cumulative open capacity, the latest closed
   period at or before it, until the cumulative condition (necessary and sufficient) holds.
-- backlogging: each period's demand is served, in period order, by the open setups in increasing
-  order of the unit cost of serving it from there (holding if earlier, backlog if later) as their
-  capacity allows. Without capacity this is the optimal assignment for the given setups; with a
-  capacity it is a greedy decode (the exact one is a min-cost flow per chromosome, too slow here).
-  The repair opens the latest closed periods until the open capacity covers the total demand.
+- backlogging: without capacity each period's demand comes from the open setup that serves it
+  cheapest (holding if earlier, backlog if later), which is optimal for the given setups; with a
+  capacity the lots are the min-cost flow on the period path found by successive shortest paths,
+  vectorised over the population (also optimal for the given setups). The repair opens the latest
+  closed periods until the open capacity covers the total demand.
 Decoded setups are written back into the chromosome (an order of zero is not a setup).
 
 Adaptive rates - the rule of Srinivas & Patnaik (1994), as used for lot sizing with self-adjusting
@@ -124,7 +124,6 @@ class _Problem:
             s, t = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
             # unit cost of serving period t's demand from an order in period s (hold or backlog)
             self.unit_cost = np.where(s <= t, hp[t] - hp[s], bp[s] - bp[t])  # (T_s, T_t)
-            self.source_order = np.argsort(self.unit_cost, axis=0, kind="stable")  # (T_s, T_t)
 
     # -- repair ---------------------------------------------------------------------------------
     def repair(self, y: np.ndarray) -> None:
@@ -142,6 +141,8 @@ class _Problem:
                         break
                     rows = np.flatnonzero(short)
                     closed = ~y[rows, : t + 1]
+                    if not closed.any(axis=1).all():  # inputs were checked, so this is a bug
+                        raise RuntimeError(f"repair cannot cover the demand up to period {t}")
                     latest = t - np.argmax(closed[:, ::-1], axis=1)
                     y[rows, latest] = True
         else:
@@ -154,6 +155,8 @@ class _Problem:
                 if not short.any():
                     return
                 rows = np.flatnonzero(short)
+                if y[rows].all(axis=1).any():
+                    raise RuntimeError("repair cannot cover the total demand")
                 latest = T - 1 - np.argmax(~y[rows, ::-1], axis=1)
                 y[rows, latest] = True
 
@@ -180,16 +183,49 @@ class _Problem:
             src = np.argmin(cost, axis=1)  # (P, T_t)
             np.add.at(x, (np.repeat(np.arange(P), T), src.ravel()), np.tile(self.net, P))
             return x
+        return self._successive_shortest_paths(open_cap)
+
+    def _successive_shortest_paths(self, open_cap: np.ndarray) -> np.ndarray:
+        """Optimal lots (P, T) for given open capacities (P, T) when backlogging is allowed.
+
+        The plan for fixed setups is a min-cost flow on a path: arcs k -> k+1 carry stock (h_k per
+        unit), arcs k+1 -> k carry backlog (b_k). Demands are added in period order and each is
+        routed along the cheapest residual path from an open setup with capacity left; pushing
+        against the current flow of a cut cancels stock (-h_k) or backlog (-b_k), as far as that
+        flow goes. Augmenting along shortest paths keeps the flow optimal (successive shortest
+        paths), so the result is exact. ``flow[:, k]`` is the net stock at the end of period k.
+        """
+        P, T = open_cap.shape
+        h, b, tol = self.holding[:-1], self.backlog[:-1], self.tol * 1e-3
+        period, cuts = np.arange(T), np.arange(T - 1)
         left = open_cap.copy()
+        flow = np.zeros((P, T - 1))  # (P, T-1) net flow across cut k (>0 stock, <0 backlog)
+        x = np.zeros((P, T))
         for t in range(T):
             rem = np.full(P, self.net[t])
-            for s in self.source_order[:, t]:
-                if not (rem > 0).any():
+            a = np.flatnonzero(rem > tol)  # rows still routing this demand
+            for _ in range(4 * T + 4):  # each pass ends a demand, a setup or a cut's flow
+                if a.size == 0:
                     break
-                take = np.minimum(rem, left[:, s])
-                x[:, s] += take
-                left[:, s] -= take
-                rem -= take
+                fa, la = flow[a], left[a]
+                zero = np.zeros((a.size, 1))
+                forward = np.concatenate([zero, np.cumsum(np.where(fa >= 0, h, -b), axis=1)], axis=1)
+                backward = np.concatenate([zero, np.cumsum(np.where(fa <= 0, b, -h), axis=1)], axis=1)
+                path = np.where(period <= t, forward[:, [t]] - forward, backward - backward[:, [t]])
+                src = np.argmin(np.where(la > tol, path, np.inf), axis=1)  # (A,)
+                lo, hi = np.minimum(src, t), np.maximum(src, t)
+                on_path = (cuts >= lo[:, None]) & (cuts < hi[:, None])  # (A, T-1)
+                early = (src < t)[:, None]
+                against = np.where(early, -fa, fa)  # flow the augmentation would cancel
+                limit = np.where(on_path & (against > tol), against, np.inf).min(axis=1, initial=np.inf)
+                amount = np.minimum(np.minimum(rem[a], la[np.arange(a.size), src]), limit)
+                fa += np.where(on_path, np.where(early, 1.0, -1.0) * amount[:, None], 0.0)
+                fa[np.abs(fa) <= tol] = 0.0
+                flow[a] = fa
+                left[a, src] -= amount
+                x[a, src] += amount
+                rem[a] -= amount
+                a = a[rem[a] > tol]
         return x
 
     def cost(self, x: np.ndarray) -> np.ndarray:
