@@ -27,6 +27,7 @@ from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
+from utils.plot_tools import plot_training_curves
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
 METRIC_COLUMNS = [
@@ -74,35 +75,6 @@ def read_metrics(path: Path, up_to_iteration: int) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return [row for row in csv.DictReader(f) if int(row["iteration"]) <= up_to_iteration]
-
-
-def plot_training_curve(rows: list[dict], path: Path, title: str) -> None:
-    """Mean cost per episode of the training rollouts (sampled actions) and of the greedy validation runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def series(key: str) -> tuple[list[float], list[float]]:
-        pts = [(float(r["env_steps"]), float(r[key])) for r in rows if r.get(key) not in ("", None)]
-        return [p[0] for p in pts], [p[1] for p in pts]
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("train_cost", "training rollouts (sampled)"), ("eval_cost", "validation (greedy)")):
-        x, y = series(key)
-        ax.plot(x, y, marker="o" if key == "eval_cost" else None, markersize=3, label=label)
-    ax.set_yscale("log")  # untrained policies cost orders of magnitude more than trained ones
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean cost per episode")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def fmt(x: float) -> str:
@@ -186,7 +158,7 @@ def train(
             f"entropy {stats['entropy']:.2f}  M max {stats['m_max']:.2f}"
         )
     write_metrics(run_dir / "metrics.csv", rows)  # also when there was nothing left to train
-    plot_training_curve(rows, run_dir / "plots" / "training_curve.png", f"{config.name}: {cfg.algorithm}")
+    plot_training_curves(run_dir / "metrics.csv", run_dir / "plots" / "training_curve.png", f"{config.name}: {cfg.algorithm}")
     return TrainResult(run_dir, best_cost, last_cost, first_cost, trainer)
 
 
