@@ -19,8 +19,8 @@ length-T array. Every solver returns a :class:`LotSizingPlan` whose cost is reco
 The uncapacitated rules (Silver-Meal, least unit cost, part-period balancing, Groff) build lots
 forward: a lot starts at the first period with uncovered demand and is extended period by period
 while the rule's criterion says so; Wagner-Whitin is the exact O(T^2) dynamic program over
-zero-inventory-ordering plans, which contain an optimum when there is no capacity (Wagner & Whitin
-1958, Theorem 1).
+zero-inventory-ordering plans (never order while stock is left), which contain an optimum when there
+is no capacity (Wagner & Whitin 1958).
 """
 from __future__ import annotations
 

@@ -115,6 +115,8 @@ class _Problem:
         self.net, self.setup, self.holding, self.backlog, self.cap = net, setup, holding, backlog, capacity
         T = net.size
         self.T = T
+        self.memo: dict[bytes, tuple[np.ndarray, float]] = {}  # packed setups -> (lots (T,), cost)
+        self.use_memo = backlog is not None or bool(np.isfinite(capacity).any())
         self.cum_net = np.cumsum(net)  # (T,)
         self.tol = 1e-6 + _FEAS_TOL * float(net.sum())
         self.first_demand = int(np.argmax(net > 0)) if np.any(net > 0) else 0
@@ -131,7 +133,10 @@ class _Problem:
         P, T = y.shape
         if self.backlog is None:
             if np.isinf(self.cap).all():
-                y[:, self.first_demand] |= self.net[self.first_demand] > 0
+                # Only a plan with no setup up to the first demand needs one (an earlier, cheaper
+                # setup may serve it).
+                f = self.first_demand
+                y[:, f] |= (self.net[f] > 0) & ~y[:, : f + 1].any(axis=1)
                 return
             for t in range(T):
                 while True:
@@ -237,12 +242,31 @@ class _Problem:
         return c
 
     def evaluate(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Repair y (P, T) in place, write the real setups back; return (lots (P, T), cost (P,))."""
-        self.repair(y)
-        x = self.orders(y)
-        x[x <= self.tol * 1e-3] = 0.0
+        """Repair y (P, T) in place, write the real setups back; return (lots (P, T), cost (P,)).
+
+        When decoding loops over periods (capacity or backlogging), decoded chromosomes are
+        remembered: descents keep returning to the same local optima and would otherwise decode
+        their whole neighbourhoods again. The uncapacitated decode is cheaper than the lookup.
+        """
+        if not self.use_memo:
+            self.repair(y)
+            x = self.orders(y)
+            x[x <= self.tol * 1e-3] = 0.0
+            y[:] = x > 0
+            return x, self.cost(x)
+        keys = [row.tobytes() for row in np.packbits(y, axis=1)]
+        todo = [i for i, key in enumerate(keys) if key not in self.memo]
+        if todo:
+            fresh = y[todo]
+            self.repair(fresh)
+            x = self.orders(fresh)
+            x[x <= self.tol * 1e-3] = 0.0
+            cost = self.cost(x)
+            for j, i in enumerate(todo):
+                self.memo[keys[i]] = (x[j], cost[j])
+        x = np.stack([self.memo[key][0] for key in keys])
         y[:] = x > 0
-        return x, self.cost(x)
+        return x, np.array([self.memo[key][1] for key in keys])
 
 
 def _neighbours(y: np.ndarray, wide: bool) -> np.ndarray:

@@ -22,6 +22,14 @@ def test_ga_without_local_search_still_finds_the_ww_optimum():
     assert plan.cost == pytest.approx(864.0)
 
 
+def test_ga_may_order_before_the_first_demand_when_setups_are_cheaper_there():
+    # Period 0 has no demand but a cheap setup; ordering there and holding beats ordering in 1.
+    for capacity in (None, 20.0):
+        plan = genetic_lot_sizing([0, 10, 0], [1, 100, 100], 1.0, capacity=capacity)
+        np.testing.assert_allclose(plan.orders, [10, 0, 0])
+        assert plan.cost == pytest.approx(11.0) == wagner_whitin([0, 10, 0], [1, 100, 100], 1.0).cost
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_ga_matches_wagner_whitin_uncapacitated(seed):
     rng = np.random.default_rng(seed)
