@@ -87,26 +87,25 @@ def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
 
 def learned_policy(path: str, env: Any) -> LearnedPolicy:
     """Load a trained policy (weights only) and check it fits the evaluation env."""
-    from agents.happo_agent import load_policy  # torch is imported only when a model is evaluated
+    from agents.happo_agent import load_policy  # the trainer's module is needed only when a model is evaluated
 
     with warnings.catch_warnings():
         # torch warns (several lines) about pickle protocols while refusing a foreign file; the one-line
         # UserError that follows already says what is wrong
         warnings.simplefilter("ignore", UserWarning)
         policy, trained = load_policy(path)
-    n_agents = policy.actors.n_agents
-    obs_dim = getattr(policy.actors, "obs_dim", None)
-    if n_agents != env.n_agents:
+    trained_env = make_env(trained.env, n_envs=1)  # the env the policy was trained on, for its dimensions
+    if trained_env.n_agents != env.n_agents or not np.array_equal(trained_env.action_nvec, env.action_nvec):
         raise UserError(
-            f"model file '{path}' has {n_agents} agents but the config's env has {env.n_agents}; "
-            "evaluate with the config the model was trained with"
+            f"model file '{path}' was trained on a {trained.env.kind} env with {trained_env.n_agents} agents and other "
+            "actions than the config's env; evaluate with the config the model was trained with"
         )
-    if obs_dim is not None and int(obs_dim) != env.obs_dim:
+    if trained_env.obs_dim != env.obs_dim:
         raise UserError(
-            f"model file '{path}' expects observations of size {obs_dim} but the env gives {env.obs_dim}; "
+            f"model file '{path}' expects observations of size {trained_env.obs_dim} but the env gives {env.obs_dim}; "
             "use the observation options (env.obs_*) the model was trained with"
         )
-    return LearnedPolicy(policy, "happo" if trained.train.algorithm == "happo" else trained.train.algorithm)
+    return LearnedPolicy(policy, trained.train.algorithm)  # row name: happo, mappo or ippo
 
 
 def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):
@@ -284,6 +283,9 @@ def main() -> int:
 
     print(f"{n_files} files of '{eval_dir}', {env.episode_length} periods, agents: {', '.join(env.agent_names)}")
     print(format_table(rows, env.agent_names))
+    if args.baselines and BOUND not in rows:
+        why = "networks" if config.env.kind == "network" else "random shipping loss"
+        print(f"(no clairvoyant bound: the LP does not model {why})")
     if args.output_json:
         write_json_atomic(Path(args.output_json), {
             "config": args.config, "overrides": args.overrides, "eval_dir": str(eval_dir), "files": demand_set.names,
