@@ -115,9 +115,15 @@ def test_network_baseline_and_serial_only_names(monkeypatch, tmp_path):
         run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(folder), "--policy", "pass_through")
 
 
-def test_nothing_to_evaluate(monkeypatch):
+def test_nothing_to_evaluate_and_bad_baseline_settings(monkeypatch, tmp_path):
     with pytest.raises(UserError, match="nothing to evaluate"):
         run_main(monkeypatch, "--config", SERIAL)
+    with pytest.raises(UserError, match="unknown key 'tune_pathz'"):
+        run_main(monkeypatch, "--config", SERIAL, "--policy", "pass_through", "--set", "baselines.tune_pathz=3")
+    settings = tmp_path / "b.yaml"
+    settings.write_text("echelon_levels: [1, 2]\n")
+    with pytest.raises(UserError, match="needs 3 parameters but the baseline settings give 2"):
+        run_main(monkeypatch, "--config", SERIAL, "--policy", "echelon_base_stock", "--baselines_config", str(settings))
 
 
 def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkeypatch, serial_dir, tmp_path):
