@@ -57,7 +57,10 @@ def test_lost_sales_are_charged_once():
     assert total == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("options", [{}, {"lost_sales": True}, {"fixed_order_cost": 5.0}, {"lead_time": [2, 3, 1]}])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"lost_sales": True}, {"fixed_order_cost": 5.0}, {"lead_time": [2, 3, 1]}, {"discount_factors": [1.0, 0.9, 0.8, 0.7, 0.6]}],
+)
 def test_bound_is_below_every_baseline_on_every_path(options):
     T, B = 40, 6
     config = chain(T, **options)
