@@ -285,7 +285,7 @@ def main() -> int:
     print(format_table(rows, env.agent_names))
     if args.baselines and BOUND not in rows:
         why = "networks" if config.env.kind == "network" else "random shipping loss"
-        print(f"(no clairvoyant bound: the LP does not model {why})")
+        print(f"\n(no clairvoyant bound: the LP does not model {why})")
     if args.output_json:
         write_json_atomic(Path(args.output_json), {
             "config": args.config, "overrides": args.overrides, "eval_dir": str(eval_dir), "files": demand_set.names,

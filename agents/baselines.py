@@ -198,6 +198,11 @@ class _ParamPolicy:
         pass
 
     @staticmethod
+    def canonical(params: np.ndarray) -> np.ndarray:
+        """The same policy written the way a reader expects (see SSPolicy).  (P,) -> (P,)"""
+        return params
+
+    @staticmethod
     def order_up_to(level: np.ndarray, position: np.ndarray, cap: np.ndarray | int) -> np.ndarray:
         """clip(level - position, 0, cap) as whole units."""
         return np.clip(np.rint(level - position), 0, cap).astype(np.int64)
@@ -265,6 +270,12 @@ class SSPolicy(_ParamPolicy):
         names = [f"s[{n}]" for n in env.agent_names] + [f"S[{n}]" for n in env.agent_names]
         base = demand.mean * (L + 1)
         return ParamSpace(names, grids + grids, np.concatenate([base - 1, base + demand.mean]))
+
+    @staticmethod
+    def canonical(params: np.ndarray) -> np.ndarray:
+        """Report S as the level actually used, max(S, s + 1)."""
+        n = len(params) // 2
+        return np.concatenate([params[:n], np.maximum(params[n:], params[:n] + 1)])
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
         _require_serial(env, self.name)
@@ -641,7 +652,7 @@ def tune(
         cost = float(evaluate(np.zeros((1, 0)))[0])
         return TuneResult(name, np.zeros(0), [], cost, 1, time.perf_counter() - start)
     params, cost, n = coordinate_search(evaluate, space, max_sweeps, rng=np.random.default_rng(seed))
-    return TuneResult(name, params, space.names, cost, n, time.perf_counter() - start)
+    return TuneResult(name, POLICIES[name].canonical(params), space.names, cost, n, time.perf_counter() - start)
 
 
 def tuning_demand(config: ExperimentConfig, baseline_config: BaselineConfig, n_streams: int) -> np.ndarray:

@@ -210,7 +210,10 @@ def test_s_S_beats_base_stock_when_orders_carry_a_fixed_cost():
     base = tune("installation_base_stock", config, demand)
     assert s_S.mean_cost < 0.85 * base.mean_cost  # batching orders saves more than 15% of the cost
     s, S = s_S.params[:3], s_S.params[3:]
+    assert (S > s).all()  # reported as the levels actually used
     assert (S - s >= 5).any()  # it does batch: some stage orders well beyond its reorder point
+    again = candidate_costs("s_S", s_S.params[None], config, demand)[0]
+    assert again == pytest.approx(s_S.mean_cost)
 
 
 def test_tuning_is_reproducible_bit_for_bit():
