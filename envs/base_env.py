@@ -49,6 +49,7 @@ class BatchedInventoryEnv:
         demand_sampler: DemandSampler | None,
         seed: int | None,
         obs_time_left: bool,
+        obs_demand_history: int = 0,
     ) -> None:
         if n_envs < 1:
             raise UserError(f"n_envs is {n_envs}; it must be at least 1")
@@ -57,10 +58,18 @@ class BatchedInventoryEnv:
         self.reward_alpha = reward_alpha
         self.demand_sampler = demand_sampler
         self.obs_time_left = obs_time_left
+        if obs_demand_history < 0:
+            raise UserError(f"env.obs_demand_history is {obs_demand_history}; give 0 (off) or a number of periods")
+        self.obs_demand_history = obs_demand_history
         self.rng = np.random.default_rng(seed)
         self.t = 0
         self.demand = np.zeros((n_envs, episode_length, 1), dtype=np.int64)  # (B, T, S)
         self._needs_reset = True
+
+    @property
+    def n_shared_features(self) -> int:
+        """Observation features every env kind appends after its own: demand history and time left."""
+        return self.obs_demand_history + int(self.obs_time_left)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -81,7 +90,7 @@ class BatchedInventoryEnv:
         self.demand = self._check_demand(demand)
         self.t = 0
         self._needs_reset = False
-        self._reset_state()
+        self._begin_episode()
         return self._observation(), {}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -89,6 +98,9 @@ class BatchedInventoryEnv:
         if self._needs_reset:
             raise UserError("step() called before reset() or after the episode ended; call reset() first")
         actions = self._check_actions(actions)
+        if self.obs_demand_history:  # newest first: slot 0 is the demand seen one period before the current one
+            self.demand_history[:, :, 1:] = self.demand_history[:, :, :-1]
+            self.demand_history[:, :, 0] = self.demand_seen
         info = self._advance(self.demand[:, self.t, :], actions)
         cost = info["cost"]  # (B, N)
         self.t += 1
@@ -106,9 +118,17 @@ class BatchedInventoryEnv:
         return np.concatenate([obs.reshape(self.n_envs, -1), time_left], axis=1)
 
     # ------------------------------------------------------------------ helpers for subclasses
+    def _begin_episode(self) -> None:
+        """Initial state of every chain, and of the demand history the observation may carry."""
+        self._reset_state()
+        # before the first period the history repeats what the observation shows as demand seen at reset
+        self.demand_history = np.repeat(self.demand_seen[:, :, None], self.obs_demand_history, axis=2)  # (B, N, k)
+
     def _observation(self) -> np.ndarray:
         obs = self._raw_observation().astype(np.float32)  # (B, N, raw_dim)
         obs /= self.obs_scale
+        if self.obs_demand_history:
+            obs = np.concatenate([obs, self.demand_history.astype(np.float32) / self.obs_scale], axis=2)
         if self.obs_time_left:
             left = np.full((self.n_envs, self.n_agents, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
             obs = np.concatenate([obs, left], axis=2)

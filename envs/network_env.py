@@ -84,16 +84,15 @@ class NetworkEnv(BatchedInventoryEnv):
     ) -> None:
         config = config or EnvConfig(kind="network")
         net = resolve_network(config.network)
-        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left)
+        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left,
+                         config.obs_demand_history)
         self._build_graph(net)
         self.allocation = net.allocation
         self.obs_inventory_position = config.obs_inventory_position
         self.obs_supplier_owed = config.obs_supplier_owed
         self.obs_scale = float(net.max_order_per_supplier)
-        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(
-            config.obs_time_left
-        )
-        self._reset_state()
+        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + self.n_shared_features
+        self._begin_episode()
 
     # ------------------------------------------------------------------ graph
     def _build_graph(self, net: NetworkConfig) -> None:
@@ -292,13 +291,16 @@ class NetworkEnv(BatchedInventoryEnv):
         np.add.at(owed, (slice(None), self.edge_customer), self.owed_edge)
         return owed
 
+    def inventory_position(self) -> np.ndarray:
+        """On-hand - units owed to customers + pipeline + units owed by suppliers.  (B, N)"""
+        owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
+        owed_to_customers = owed_src[:, self.source_of].sum(axis=2)
+        return self.on_hand - owed_to_customers + self.pipeline.sum(axis=2) + self.supplier_owed()
+
     def _raw_observation(self) -> np.ndarray:
         parts = [self.on_hand[..., None], self.unmet[..., None], self.demand_seen[..., None], self.pipeline]
         if self.obs_inventory_position:
-            owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
-            owed_to_customers = owed_src[:, self.source_of].sum(axis=2)
-            position = self.on_hand - owed_to_customers + self.pipeline.sum(axis=2) + self.supplier_owed()
-            parts.append(position[..., None])
+            parts.append(self.inventory_position()[..., None])
         if self.obs_supplier_owed:
             parts.append(self.supplier_owed()[..., None])
         return np.concatenate(parts, axis=2)  # (B, N, raw_dim)

@@ -40,7 +40,8 @@ class SerialEnv(BatchedInventoryEnv):
     ) -> None:
         config = config or EnvConfig()
         s = config.serial
-        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left)
+        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left,
+                         config.obs_demand_history)
         n = s.n_stages
         self.n_agents = n
         self.agent_names = ["retailer" if i == 0 else f"stage_{i}" for i in range(n)]
@@ -66,13 +67,11 @@ class SerialEnv(BatchedInventoryEnv):
         self.obs_inventory_position = config.obs_inventory_position
         self.obs_supplier_owed = config.obs_supplier_owed
         self.obs_scale = float(config.order_cap)
-        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(
-            config.obs_time_left
-        )
+        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + self.n_shared_features
         # slot mask: stage i uses slots 0..L_i-1 of the (B, N, L_max) pipeline array
         self._slot_mask = np.arange(self.n_slots)[None, :] < self.lead_time[:, None]  # (N, L_max)
         self._stage_index = np.arange(n)
-        self._reset_state()
+        self._begin_episode()
 
     def _reset_state(self) -> None:
         B, N = self.n_envs, self.n_agents

@@ -89,6 +89,7 @@ class EnvConfig:
     obs_inventory_position: bool = False  # opt-in: add on-hand - backlog + pipeline to each observation
     obs_supplier_owed: bool = False  # opt-in: add the units the supplier owes this agent
     obs_time_left: bool = False  # opt-in: add the fraction of the episode left
+    obs_demand_history: int = 0  # opt-in: add the demand each agent saw in this many earlier periods (0 = off)
     serial: SerialConfig = field(default_factory=SerialConfig)  # serial-chain options (kind: serial)
     network: NetworkConfig = field(default_factory=NetworkConfig)  # network options (kind: network)
 
