@@ -139,6 +139,27 @@ class TrainConfig:
     torch_threads: int = 1  # torch intra-op threads (small nets run fastest on one)
 
 
+# ----------------------------------------------------------------------------------------------
+# Hybrid planner (lot sizing of the policy's orders)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class PlannerConfig:
+    """The rolling-horizon planner that re-times a policy's orders into economical lots (lot_sizing.hybrid_planner)."""
+
+    enabled: bool = False  # wrap the env so every order the policy proposes goes through the planner
+    backend: Literal["wagner_whitin", "silver_meal", "ga", "dalsa"] = "wagner_whitin"  # lot-sizing back end (dalsa also splits a network node's order between suppliers)
+    horizon: int = 8  # periods H planned ahead each period (networks: more than the longest lead time)
+    setup_cost: float = -1.0  # fixed cost per order the planner prices; -1 = the serial env's fixed_order_cost (networks have none: give one)
+    forecast: Literal["smoothed", "current"] = "smoothed"  # later periods need: an exponentially smoothed mean of the proposals, or the current proposal
+    smoothing: float = 0.3  # weight of the newest proposal in the smoothed mean (forecast: smoothed)
+    netting: Literal["state", "history"] = "state"  # state: proposals already net out earlier lots (a policy that sees its stock); history: the planner nets its own surplus of orders over proposals
+    ga_population_size: int = 20  # GA back end: individuals per generation
+    ga_max_generations: int = 60  # GA back end: cap on generations per plan
+    ga_patience: int = 10  # GA back end: stop after this many generations without a better plan
+    ga_seed: int = 0  # GA back end: seed of every plan's run (a plan depends on its inputs only)
+    dalsa_phase2: Literal["zio", "exact"] = "zio"  # DALSA back end: lot sizing of each supplier stream (zio = fast DP, exact = MIP)
+
+
 @dataclass
 class ExperimentConfig:
     """One experiment: environment, demand, trainer, seed and output folder."""
@@ -149,6 +170,7 @@ class ExperimentConfig:
     env: EnvConfig = field(default_factory=EnvConfig)  # the environment
     demand: DemandConfig = field(default_factory=DemandConfig)  # the demand
     train: TrainConfig = field(default_factory=TrainConfig)  # the trainer
+    planner: PlannerConfig = field(default_factory=PlannerConfig)  # the hybrid planner (off by default)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -329,6 +351,11 @@ def validate(config: Any, source: str = "config") -> None:
         ),
         (config.train.eval_every >= 1, "train.eval_every must be at least 1"),
         (config.train.torch_threads >= 1, "train.torch_threads must be at least 1"),
+        (config.planner.horizon >= 1, "planner.horizon must be at least 1"),
+        (config.planner.setup_cost >= 0 or config.planner.setup_cost == -1, "planner.setup_cost must be >= 0, or -1 for the env's fixed order cost"),
+        (0.0 < config.planner.smoothing <= 1.0, "planner.smoothing must be in (0, 1]"),
+        (config.planner.ga_population_size >= 3, "planner.ga_population_size must be at least 3"),
+        (config.planner.ga_max_generations >= 1 and config.planner.ga_patience >= 1, "planner.ga_max_generations and planner.ga_patience must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:
