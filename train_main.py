@@ -33,7 +33,7 @@ from utils.plot_tools import plot_training_curves
 METRIC_COLUMNS = [
     "iteration", "env_steps", "wall_time", "steps_per_s", "train_cost", "eval_cost", "best_eval_cost",
     "policy_loss", "entropy", "approx_kl", "clip_frac", "m_mean", "m_max", "critic_loss", "explained_variance",
-    "rollout_time", "update_time",
+    "rollout_time", "update_time", "lr_fraction",
 ]
 
 

@@ -286,15 +286,29 @@ class HAPPOTrainer:
         explained = 1.0 - float(residual_var / batch.returns.var().clamp(min=1e-12))
         return {"critic_loss": total / n_steps, "explained_variance": explained}
 
+    def set_learning_rates(self) -> float:
+        """Step sizes of this iteration: constant, or falling linearly to 0 over total_env_steps (the
+        schedule depends on the iteration count only, so a resumed run follows the same one)."""
+        frac = 1.0
+        if self.cfg.lr_schedule == "linear":
+            steps_per_iteration = self.env.n_envs * self.env.episode_length
+            n_iterations = max(math.ceil(self.cfg.total_env_steps / steps_per_iteration), 1)
+            frac = max(1.0 - self.iteration / n_iterations, 0.0)
+        for optimizer in self.actor_optimizers:
+            optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_actor
+        self.critic_optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_critic
+        return frac
+
     def train_iteration(self) -> dict[str, float]:
         """Rollout, GAE, update; returns the iteration's statistics (timings in seconds)."""
+        lr_fraction = self.set_learning_rates()
         t0 = time.perf_counter()
         train_cost = self.collect_rollout()
         t1 = time.perf_counter()
         stats = self.update(self.buffer.batch(self.cfg.gamma, self.cfg.gae_lambda))
         t2 = time.perf_counter()
         self.iteration += 1
-        stats.update(train_cost=train_cost, rollout_time=t1 - t0, update_time=t2 - t1)
+        stats.update(train_cost=train_cost, rollout_time=t1 - t0, update_time=t2 - t1, lr_fraction=lr_fraction)
         return stats
 
     # ------------------------------------------------------------------ checkpoints

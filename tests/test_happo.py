@@ -196,6 +196,21 @@ def test_m_factor_is_the_product_of_ratios_of_the_agents_updated_before(fixed_or
     assert stats["m_mean"] == pytest.approx(float(trainer.last_factors[order[-1]].mean()))
 
 
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_learning_rate_schedule_follows_the_iteration_count(schedule):
+    env = OneShotGameEnv(np.zeros((2, 2)), n_envs=4)
+    steps_per_iteration = env.n_envs * env.episode_length
+    trainer = HAPPOTrainer(make_config(f"train.lr_schedule={schedule}", "train.lr_actor=0.01", "train.lr_critic=0.02",
+                                       f"train.total_env_steps={4 * steps_per_iteration}"), env)
+    seen = []
+    for _ in range(4):
+        stats = trainer.train_iteration()
+        seen.append((stats["lr_fraction"], trainer.actor_optimizers[0].param_groups[0]["lr"],
+                     trainer.critic_optimizer.param_groups[0]["lr"]))
+    fractions = [1.0, 0.75, 0.5, 0.25] if schedule == "linear" else [1.0] * 4
+    assert seen == [pytest.approx((f, 0.01 * f, 0.02 * f)) for f in fractions]
+
+
 def test_mappo_and_ippo_use_no_m_factor():
     env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4, obs_dim=2)
     for algorithm in ("mappo", "ippo"):

@@ -125,6 +125,7 @@ class TrainConfig:
     total_env_steps: int = 3_000_000  # environment periods (summed over envs) to train for
     lr_actor: float = 5e-4  # Adam step size of every actor
     lr_critic: float = 5e-4  # Adam step size of the critic
+    lr_schedule: Literal["constant", "linear"] = "constant"  # linear: both step sizes fall to 0 at total_env_steps
     gamma: float = 0.99  # discount factor
     gae_lambda: float = 0.95  # GAE bias/variance trade-off
     clip_eps: float = 0.2  # PPO ratio clip
