@@ -173,11 +173,6 @@ def _require_serial(env: Any, name: str) -> None:
         raise UserError(f"baseline '{name}' is defined for the serial chain only; use installation_base_stock on a network")
 
 
-def echelon_position(env: Any) -> np.ndarray:
-    """Echelon inventory position of every stage: sum of installation positions at and below it.  (B, N)"""
-    return np.cumsum(env.inventory_position(), axis=1)
-
-
 def _cumulative_coverage(env: Any) -> np.ndarray:
     """Periods an echelon order-up-to level must cover: sum of lead times at and below the stage, plus one.  (N,)"""
     return np.cumsum(env.lead_time) + 1.0
@@ -251,7 +246,7 @@ class EchelonBaseStock(_ParamPolicy):
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
         _require_serial(env, self.name)
         S = self.batch_params(env.n_envs)  # (B, N)
-        return self.order_up_to(S, echelon_position(env), env.order_cap)[:, :, None]
+        return self.order_up_to(S, env.echelon_position(), env.order_cap)[:, :, None]
 
 
 class SSPolicy(_ParamPolicy):
@@ -323,7 +318,7 @@ class ForecastEchelonBaseStock(_ParamPolicy):
             self.mu = alpha * env.demand_seen[:, 0] + (1 - alpha) * self.mu
             self.t_seen = env.t
         level = self.mu[:, None] * _cumulative_coverage(env)[None] + safety  # (B, N)
-        return self.order_up_to(level, echelon_position(env), env.order_cap)[:, :, None]
+        return self.order_up_to(level, env.echelon_position(), env.order_cap)[:, :, None]
 
 
 class ForecastBaseStock(_ParamPolicy):

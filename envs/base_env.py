@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from envs.reward_functions import mixed_reward
+from utils.config import EnvConfig
 from utils.errors import UserError
 
 #: draws demand for a batch: (rng, n_envs, length, n_streams) -> int (n_envs, length, n_streams)
@@ -38,38 +39,34 @@ class BatchedInventoryEnv:
     agent_names: list[str]
     action_nvec: np.ndarray  # (N, D) number of choices per action dimension; a 1 is a padding dimension
     n_streams: int  # customer demand streams
+    reset_customer_demand: int  # what the shared customer-demand history shows for periods before the start
     obs_dim: int
     obs_scale: float  # observations are raw units divided by this (the paper divides by the order cap)
 
-    def __init__(
-        self,
-        n_envs: int,
-        episode_length: int,
-        reward_alpha: float,
-        demand_sampler: DemandSampler | None,
-        seed: int | None,
-        obs_time_left: bool,
-        obs_demand_history: int = 0,
-    ) -> None:
+    def __init__(self, n_envs: int, config: EnvConfig, demand_sampler: DemandSampler | None, seed: int | None) -> None:
+        """config: episode length, reward mix and the observation options shared by every env kind."""
         if n_envs < 1:
             raise UserError(f"n_envs is {n_envs}; it must be at least 1")
+        for key in ("obs_demand_history", "obs_shared_demand"):
+            if getattr(config, key) < 0:
+                raise UserError(f"env.{key} is {getattr(config, key)}; give 0 (off) or a number of periods")
         self.n_envs = n_envs
-        self.episode_length = episode_length
-        self.reward_alpha = reward_alpha
+        self.episode_length = config.episode_length
+        self.reward_alpha = config.reward_alpha
         self.demand_sampler = demand_sampler
-        self.obs_time_left = obs_time_left
-        if obs_demand_history < 0:
-            raise UserError(f"env.obs_demand_history is {obs_demand_history}; give 0 (off) or a number of periods")
-        self.obs_demand_history = obs_demand_history
+        self.obs_time_left = config.obs_time_left
+        self.obs_demand_history = config.obs_demand_history
+        self.obs_shared_demand = config.obs_shared_demand
         self.rng = np.random.default_rng(seed)
         self.t = 0
-        self.demand = np.zeros((n_envs, episode_length, 1), dtype=np.int64)  # (B, T, S)
+        self.demand = np.zeros((n_envs, self.episode_length, 1), dtype=np.int64)  # (B, T, S)
         self._needs_reset = True
 
     @property
     def n_shared_features(self) -> int:
-        """Observation features every env kind appends after its own: demand history and time left."""
-        return self.obs_demand_history + int(self.obs_time_left)
+        """Observation features every env kind appends after its own: demand history, shared customer
+        demand and time left."""
+        return self.obs_demand_history + self.obs_shared_demand * self.n_streams + int(self.obs_time_left)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -101,6 +98,9 @@ class BatchedInventoryEnv:
         if self.obs_demand_history:  # newest first: slot 0 is the demand seen one period before the current one
             self.demand_history[:, :, 1:] = self.demand_history[:, :, :-1]
             self.demand_history[:, :, 0] = self.demand_seen
+        if self.obs_shared_demand:  # newest first: slot 0 becomes the customer demand of this period
+            self.customer_history[:, :, 1:] = self.customer_history[:, :, :-1]
+            self.customer_history[:, :, 0] = self.demand[:, self.t, :]
         info = self._advance(self.demand[:, self.t, :], actions)
         cost = info["cost"]  # (B, N)
         self.t += 1
@@ -123,12 +123,18 @@ class BatchedInventoryEnv:
         self._reset_state()
         # before the first period the history repeats what the observation shows as demand seen at reset
         self.demand_history = np.repeat(self.demand_seen[:, :, None], self.obs_demand_history, axis=2)  # (B, N, k)
+        self.customer_history = np.full(
+            (self.n_envs, self.n_streams, self.obs_shared_demand), self.reset_customer_demand, dtype=np.int64
+        )  # (B, S, k)
 
     def _observation(self) -> np.ndarray:
         obs = self._raw_observation().astype(np.float32)  # (B, N, raw_dim)
         obs /= self.obs_scale
         if self.obs_demand_history:
             obs = np.concatenate([obs, self.demand_history.astype(np.float32) / self.obs_scale], axis=2)
+        if self.obs_shared_demand:  # the same customer-demand history for every agent (information sharing)
+            shared = self.customer_history.reshape(self.n_envs, 1, -1).astype(np.float32) / self.obs_scale
+            obs = np.concatenate([obs, np.repeat(shared, self.n_agents, axis=1)], axis=2)
         if self.obs_time_left:
             left = np.full((self.n_envs, self.n_agents, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
             obs = np.concatenate([obs, left], axis=2)

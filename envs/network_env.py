@@ -84,13 +84,15 @@ class NetworkEnv(BatchedInventoryEnv):
     ) -> None:
         config = config or EnvConfig(kind="network")
         net = resolve_network(config.network)
-        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left,
-                         config.obs_demand_history)
+        super().__init__(n_envs, config, demand_sampler, seed)
         self._build_graph(net)
         self.allocation = net.allocation
         self.obs_inventory_position = config.obs_inventory_position
         self.obs_supplier_owed = config.obs_supplier_owed
         self.obs_scale = float(net.max_order_per_supplier)
+        self.reset_customer_demand = 0  # as the nodes' "demand seen" at reset
+        if config.obs_echelon_position:
+            raise UserError("env.obs_echelon_position is defined for the serial chain only; set it to false for a network")
         self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + self.n_shared_features
         self._begin_episode()
 

@@ -14,7 +14,8 @@ update of the same period), so all stages are computed at once with arrays shape
    discounted purchase cost of the quantity ordered).
 
 Observation of stage i (raw units, divided by the order cap): on-hand, backlog, r_i, pipeline slots
-0..L_max-1; opt-in extras: inventory position, units its supplier owes it, fraction of episode left.
+0..L_max-1; opt-in extras: inventory position, units its supplier owes it, echelon inventory position,
+then the extras every env kind offers (own demand history, shared customer demand, fraction of episode left).
 """
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ class SerialEnv(BatchedInventoryEnv):
     ) -> None:
         config = config or EnvConfig()
         s = config.serial
-        super().__init__(n_envs, config.episode_length, config.reward_alpha, demand_sampler, seed, config.obs_time_left,
-                         config.obs_demand_history)
+        super().__init__(n_envs, config, demand_sampler, seed)
         n = s.n_stages
         self.n_agents = n
         self.agent_names = ["retailer" if i == 0 else f"stage_{i}" for i in range(n)]
@@ -66,8 +66,11 @@ class SerialEnv(BatchedInventoryEnv):
         self.uniform_lead = bool((self.lead_time == self.n_slots).all())
         self.obs_inventory_position = config.obs_inventory_position
         self.obs_supplier_owed = config.obs_supplier_owed
+        self.obs_echelon_position = config.obs_echelon_position
         self.obs_scale = float(config.order_cap)
-        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + self.n_shared_features
+        self.reset_customer_demand = s.initial_pipeline  # as the retailer's "demand seen" at reset (paper)
+        n_extra = int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(config.obs_echelon_position)
+        self.obs_dim = 3 + self.n_slots + n_extra + self.n_shared_features
         # slot mask: stage i uses slots 0..L_i-1 of the (B, N, L_max) pipeline array
         self._slot_mask = np.arange(self.n_slots)[None, :] < self.lead_time[:, None]  # (N, L_max)
         self._stage_index = np.arange(n)
@@ -143,6 +146,8 @@ class SerialEnv(BatchedInventoryEnv):
             parts.append(self.inventory_position()[..., None])
         if self.obs_supplier_owed:
             parts.append(self.supplier_owed()[..., None])
+        if self.obs_echelon_position:
+            parts.append(self.echelon_position()[..., None])
         return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
 
     # ------------------------------------------------------------------ derived quantities
@@ -155,3 +160,9 @@ class SerialEnv(BatchedInventoryEnv):
     def inventory_position(self) -> np.ndarray:
         """On-hand - backlog + pipeline + units owed by the supplier (installation stock).  (B, N)"""
         return self.on_hand - self.backlog + self.pipeline.sum(axis=2) + self.supplier_owed()
+
+    def echelon_position(self) -> np.ndarray:
+        """Echelon inventory position: the installation positions at and below each stage summed (what a
+        stage owes its customer cancels what that customer is owed), i.e. all stock on hand and in transit
+        at and below the stage, minus the retailer's backlog, plus what the stage's supplier owes.  (B, N)"""
+        return np.cumsum(self.inventory_position(), axis=1)

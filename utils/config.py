@@ -90,6 +90,8 @@ class EnvConfig:
     obs_supplier_owed: bool = False  # opt-in: add the units the supplier owes this agent
     obs_time_left: bool = False  # opt-in: add the fraction of the episode left
     obs_demand_history: int = 0  # opt-in: add the demand each agent saw in this many earlier periods (0 = off)
+    obs_shared_demand: int = 0  # opt-in information sharing: every agent sees the customer demand of the last k periods (0 = off)
+    obs_echelon_position: bool = False  # opt-in information sharing (serial only): the stage's echelon inventory position
     serial: SerialConfig = field(default_factory=SerialConfig)  # serial-chain options (kind: serial)
     network: NetworkConfig = field(default_factory=NetworkConfig)  # network options (kind: network)
 
