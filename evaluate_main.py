@@ -4,6 +4,7 @@
                             [--policy echelon_base_stock] [--baselines] [--eval_dir DIR] [--in_sample | --tune_dir DIR]
                             [--baselines_config configs/baselines.yaml] [--set KEY=VALUE ...]
                             [--output_json results/eval.json] [--plots results/plots]
+                            [--planner wagner_whitin] [--planner_config configs/heuristics.yaml]
 
 Every file of the folder (default: the config's ``demand.test_dir``) is one episode; all of them run as one
 batch. A baseline's parameters are the ones given (``--set baselines.echelon_levels=[45,90,140]`` or the
@@ -17,10 +18,16 @@ experiment config (e.g. ``--set env.serial.fixed_order_cost=25``).
 The table: cost per episode (mean over files, 95% t-interval), mean cost per agent, the paper's figure
 (mean per-agent reward), the paper's ordering fluctuation and the fill rate per agent (``utils/metrics.py``).
 ``--output_json`` writes all of it plus every per-file cost and the parameters used.
+
+``--planner NAME`` (wagner_whitin, silver_meal, ga, dalsa) passes the trained policy's orders through the
+hybrid planner (``lot_sizing.hybrid_planner``), which re-times them into economical lots; its settings are
+the config's ``planner:`` section, or ``--planner_config`` (e.g. configs/heuristics.yaml). A config whose
+``planner:`` section is enabled (a policy trained with the planner in the loop) gets it without the flag.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -41,8 +48,10 @@ from agents.baselines import (
     tune,
     tuning_demand,
 )
+from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from envs import make_env
-from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config
+from lot_sizing.hybrid_planner import check_backend
+from utils.config import ExperimentConfig, PlannerConfig, apply_overrides, config_from_dict, load_config, validate
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
 from utils.metrics import Rollout, confidence_interval, summarize
@@ -72,6 +81,29 @@ def load_baseline_config(path: str | None, overrides: list[str]) -> BaselineConf
     if config.tune_paths < 1:
         raise UserError("baselines.tune_paths must be at least 1")
     return config
+
+
+def planner_settings(config: ExperimentConfig, backend: str | None, path: str | None) -> PlannerConfig | None:
+    """The planner to put after a trained policy: the config's planner: section (or the file at `path`),
+    with the back end `backend` when one is named; None when no planner is asked for."""
+    import yaml
+
+    if backend is not None:
+        check_backend(backend)
+    settings = config.planner
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"planner config '{p}' not found; pass an existing YAML file, e.g. configs/heuristics.yaml")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError:
+            raise UserError(f"{p}: not valid YAML; fix the syntax") from None
+        settings = config_from_dict(data, str(p), PlannerConfig)
+        validate(ExperimentConfig(env=config.env, planner=settings), str(p))
+    if backend is not None:
+        settings = dataclasses.replace(settings, enabled=True, backend=backend)
+    return settings if settings.enabled else None
 
 
 def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
@@ -229,6 +261,9 @@ def main() -> int:
                         help="override a config key (section.key=value) or a baseline setting (baselines.key=value)")
     parser.add_argument("--output_json", help="write every number of the table and the per-file costs here")
     parser.add_argument("--plots", help="folder for PNG plots (trajectories, bullwhip, cost bars, training curves)")
+    parser.add_argument("--planner", metavar="NAME", help="re-time the trained policy's orders with the hybrid planner: "
+                        "wagner_whitin, silver_meal, ga or dalsa (needs --model_path)")
+    parser.add_argument("--planner_config", help="YAML of planner settings (keys of the planner: section), e.g. configs/heuristics.yaml")
     args = parser.parse_args()
 
     exp_overrides, base_overrides = split_overrides(args.overrides)
@@ -240,6 +275,9 @@ def main() -> int:
         bcfg.tune_dir = args.tune_dir
     if not (args.model_path or args.policy or args.baselines):
         raise UserError("nothing to evaluate: give --model_path, --policy NAME or --baselines")
+    planner = planner_settings(config, args.planner, args.planner_config)
+    if args.planner and not args.model_path:
+        raise UserError("--planner refines a trained policy's orders; give --model_path too")
     eval_dir = args.eval_dir or config.demand.test_dir
     demand_set = read_demand_folder(eval_dir)
     n_files = demand_set.demand.shape[0]
@@ -265,8 +303,12 @@ def main() -> int:
     rollouts: dict[str, Rollout] = {}
     if args.model_path:
         policy = learned_policy(args.model_path, env)
+        if planner is not None:
+            policy = PlannedPolicy(policy, OrderPlanner(planner, env))
         r = rollout(policy, env, demand, seed=config.seed)
         rollouts[policy.name], rows[policy.name] = r, {**summarize(r), "model_path": args.model_path}
+        if planner is not None:
+            rows[policy.name]["planner"] = dataclasses.asdict(planner)
     tuning = tuning_set(config, bcfg, eval_dir, demand, env.n_streams) if names else None
     for n in names:
         label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed, tuning)

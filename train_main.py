@@ -9,6 +9,8 @@ latest state, for ``--resume``) and ``plots/training_curve.png``; the best polic
 ``<out_dir>/<env kind>_policy.pt`` for ``evaluate_main.py``. Model selection uses the validation demand
 (drawn from the training generator with its own seed), never the test files. ``--resume`` continues a run
 from ``last.pt`` exactly as if it had not stopped (``--set`` may raise ``train.total_env_steps``).
+With the config's ``planner:`` section enabled (``--set planner.enabled=true``), the hybrid planner
+(``agents/planner_wrapper.py``) re-times every order the policy proposes, in training and validation.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from agents.happo_agent import HAPPOTrainer, evaluate_policy, read_checkpoint, save_checkpoint
+from agents.planner_wrapper import with_planner
 from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
 from utils.data_loader import validation_demand
@@ -92,6 +95,8 @@ def train(
     env = make_env(config.env, n_envs=cfg.n_envs, demand_config=config.demand, seed=config.seed)
     val_demand = validation_demand(config.demand, config.env.episode_length, env.n_streams)  # (n_val, T, S)
     eval_env = make_env(config.env, n_envs=val_demand.shape[0], seed=config.demand.validation_seed)
+    # planner: section on: the policy learns, and is selected, with the planner placing its orders
+    env, eval_env = with_planner(env, config.planner), with_planner(eval_env, config.planner)
     trainer = HAPPOTrainer(config, env)
 
     rows: list[dict] = []

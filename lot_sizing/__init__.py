@@ -2,8 +2,9 @@
 
 ``from lot_sizing import wagner_whitin`` and friends: exact and classic single-item rules
 (:mod:`lot_sizing.classic`), an adaptive genetic algorithm for the capacitated and backlogging
-cases (:mod:`lot_sizing.ga_lotsizing`) and DALSA for a node with several suppliers
-(:mod:`lot_sizing.dalsa_module`).
+cases (:mod:`lot_sizing.ga_lotsizing`), DALSA for a node with several suppliers
+(:mod:`lot_sizing.dalsa_module`) and the rolling-horizon hybrid planner that re-times a policy's
+orders with any of them (:mod:`lot_sizing.hybrid_planner`).
 """
 from lot_sizing.classic import (
     LotSizingPlan,
@@ -26,6 +27,15 @@ from lot_sizing.dalsa_module import (
     single_supplier_plan,
 )
 from lot_sizing.ga_lotsizing import GAConfig, GALotSizingPlan, genetic_lot_sizing
+from lot_sizing.hybrid_planner import (
+    BACKENDS,
+    arrival_requirements,
+    first_lots,
+    first_supplier_orders,
+    rolling_requirements,
+    silver_meal_first_lots,
+    wagner_whitin_first_lots,
+)
 
 __all__ = [
     "LotSizingPlan",
@@ -47,4 +57,11 @@ __all__ = [
     "exact_multi_supplier",
     "multi_supplier_cost",
     "single_supplier_plan",
+    "BACKENDS",
+    "first_lots",
+    "first_supplier_orders",
+    "rolling_requirements",
+    "arrival_requirements",
+    "wagner_whitin_first_lots",
+    "silver_meal_first_lots",
 ]
