@@ -8,7 +8,8 @@ A run writes ``<out_dir>/<name>_<timestamp>/``: ``config.yaml`` (the resolved co
 latest state, for ``--resume``) and ``plots/training_curve.png``; the best policy is also written to
 ``<out_dir>/<env kind>_policy.pt`` for ``evaluate_main.py``. Model selection uses the validation demand
 (drawn from the training generator with its own seed), never the test files. ``--resume`` continues a run
-from ``last.pt`` exactly as if it had not stopped (``--set`` may raise ``train.total_env_steps``).
+from ``last.pt`` exactly as if it had not stopped (``--set`` may raise ``train.total_env_steps``; that
+stretches the default linear step-size schedule, so only a constant one extends bit for bit).
 With the config's ``planner:`` section enabled (``--set planner.enabled=true``), the hybrid planner
 (``agents/planner_wrapper.py``) re-times every order the policy proposes, in training and validation.
 """

@@ -63,20 +63,45 @@ def test_short_serial_training_improves_writes_its_files_and_reloads(tmp_path):
     assert cost == result.best_eval_cost
 
 
-def test_resume_continues_bit_for_bit_as_an_uninterrupted_run(tmp_path):
-    straight = train(serial_config(tmp_path / "a", 3), log=lambda _: None).run_dir
-    split = train(serial_config(tmp_path / "b", 2), log=lambda _: None).run_dir
-    assert main(["--resume", str(split), "--set", f"train.total_env_steps={3 * STEPS_PER_ITERATION}"]) == 0
+class Interrupt(Exception):
+    """Stands for a run killed after an iteration was logged (its last.pt is already written)."""
 
+
+def stop_after(iteration: int, total: int):
+    def log(line: str) -> None:
+        if line.startswith(f"iter {iteration:4d}/{total}"):
+            raise Interrupt
+
+    return log
+
+
+def assert_same_run(straight: Path, split: Path, iterations: int) -> None:
     a = torch.load(straight / "last.pt", weights_only=True)
     b = torch.load(split / "last.pt", weights_only=True)
-    assert a["iteration"] == b["iteration"] == 3
+    assert a["iteration"] == b["iteration"] == iterations
     for part in ("actors", "critic", "value_norm"):
         assert a[part].keys() == b[part].keys()
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
     timing = {"wall_time", "steps_per_s", "rollout_time", "update_time"}
     strip = lambda rows: [{k: v for k, v in r.items() if k not in timing} for r in rows]  # noqa: E731
     assert strip(read_rows(straight / "metrics.csv")) == strip(read_rows(split / "metrics.csv"))
+
+
+def test_resume_after_an_interruption_continues_bit_for_bit(tmp_path):
+    # the default linear step-size schedule depends on the iteration only, so it resumes exactly too
+    straight = train(serial_config(tmp_path / "a", 3), log=lambda _: None).run_dir
+    with pytest.raises(Interrupt):
+        train(serial_config(tmp_path / "b", 3), run_dir=tmp_path / "b" / "run", log=stop_after(2, 3))
+    assert main(["--resume", str(tmp_path / "b" / "run")]) == 0
+    assert_same_run(straight, tmp_path / "b" / "run", 3)
+
+
+def test_resume_can_extend_a_finished_constant_step_run(tmp_path):
+    # raising total_env_steps stretches a linear schedule, so only a constant one extends bit for bit
+    straight = train(serial_config(tmp_path / "a", 3, "train.lr_schedule=constant"), log=lambda _: None).run_dir
+    split = train(serial_config(tmp_path / "b", 2, "train.lr_schedule=constant"), log=lambda _: None).run_dir
+    assert main(["--resume", str(split), "--set", f"train.total_env_steps={3 * STEPS_PER_ITERATION}"]) == 0
+    assert_same_run(straight, split, 3)
 
 
 def test_command_line_errors_are_one_line(tmp_path):

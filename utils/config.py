@@ -127,7 +127,7 @@ class TrainConfig:
     total_env_steps: int = 3_000_000  # environment periods (summed over envs) to train for
     lr_actor: float = 2e-3  # Adam step size of every actor (5e-4 moved the policy too little per iteration: KL ~0.002)
     lr_critic: float = 1e-3  # Adam step size of the critic
-    lr_schedule: Literal["constant", "linear"] = "constant"  # linear: both step sizes fall to 0 at total_env_steps
+    lr_schedule: Literal["constant", "linear"] = "linear"  # linear: both step sizes fall to 0 at total_env_steps (steadier end of training)
     gamma: float = 0.99  # discount factor
     gae_lambda: float = 0.95  # GAE bias/variance trade-off
     clip_eps: float = 0.2  # PPO ratio clip
