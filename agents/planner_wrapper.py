@@ -19,11 +19,13 @@ Requirements of row r (one chain and stage; on a network one node) for the next 
 * network node with ``dalsa``: the units that must *arrive* in each of the next H periods,
   ``lot_sizing.hybrid_planner.arrival_requirements``; DALSA then also chooses the suppliers.
 
-Netting (``planner.netting``): ``state`` (default) plans on the proposals as they are: a policy that
-sees its stock already proposes less after a large lot, so the planner must not net that lot a second
-time. ``history`` is the textbook rolling horizon for proposals that do not react to stock (a fixed
-schedule, a forecast): the surplus g = placed - proposed so far is stock ahead of the proposals, and
-then 0 <= g <= (H - 1) * order cap at every period (tested).
+Netting (``planner.netting``): ``history`` (default) is the textbook rolling horizon: the surplus
+g = placed - proposed so far is stock ordered ahead of the proposals and covers them first, so the
+cumulative orders track the cumulative proposals, 0 <= g <= (H - 1) * order cap at every period
+(tested). ``state`` plans on each proposal as it is, trusting a policy that sees its stock to propose
+less after a large lot; it over-orders without bound when the policy does not react that way (a HAPPO
+policy trained without the planner kept proposing 1 unit a period at a stage holding 140:
+docs/fixed_cost_table.md), so it is meant for policies trained with it in the loop.
 
 The fixed cost the planner prices is ``planner.setup_cost``, or the serial env's own fixed order cost
 when that is -1. At a zero fixed cost no lots are worth forming, and the proposals pass through
@@ -75,7 +77,8 @@ class OrderPlanner:
             self.cap = float(self.action_nvec.max() - 1)
             if self.backend == "dalsa":
                 if config.netting == "history":
-                    raise UserError("planner.netting 'history' is not defined for dalsa on a network (it plans arrivals); use 'state'")
+                    raise UserError("planner.netting 'history' is not defined for dalsa on a network (it plans arrivals); "
+                                    "set planner.netting=state")
                 longest = int(self.edge_lead.max())
                 if self.horizon <= longest:
                     raise UserError(f"planner.horizon is {self.horizon} but must exceed the longest lead time {longest} for dalsa on a network")

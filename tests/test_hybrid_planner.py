@@ -113,7 +113,7 @@ def test_no_fixed_cost_passes_the_orders_through_unchanged(backend):
 @pytest.mark.parametrize("backend", ["dalsa", "wagner_whitin"])
 def test_no_fixed_cost_passes_network_orders_through(backend):
     env = make_env(load_config(ROOT / "configs/train_network.yaml").env, n_envs=2)
-    p = planner(env, backend)  # setup_cost -1 on a network = no fixed cost
+    p = planner(env, backend, netting="state")  # setup_cost -1 on a network = no fixed cost
     proposals = np.random.default_rng(1).integers(0, 5, (5, 2, 6, 2))
     for a in proposals:
         np.testing.assert_array_equal(p.orders(a), a)
@@ -123,7 +123,7 @@ def test_no_fixed_cost_passes_network_orders_through(backend):
 def test_history_netting_keeps_cumulative_orders_within_the_horizon_of_the_proposals(backend):
     env = serial_env(25.0, n_envs=3)
     H, cap = 6, env.order_cap
-    p = planner(env, backend, horizon=H, netting="history", forecast="current", ga_max_generations=20)
+    p = planner(env, backend, horizon=H, forecast="current", ga_max_generations=20)  # history netting: the default
     rng = np.random.default_rng(5)
     proposed, placed = np.zeros((3, 3)), np.zeros((3, 3))
     for t in range(25 if backend != "ga" else 8):
@@ -141,7 +141,7 @@ def test_history_netting_keeps_cumulative_orders_within_the_horizon_of_the_propo
 def test_state_netting_orders_at_least_the_proposal_and_at_most_the_horizon_of_forecasts(backend):
     env = serial_env(25.0)
     H = 8
-    p = planner(env, backend, horizon=H, smoothing=0.5)
+    p = planner(env, backend, horizon=H, smoothing=0.5, netting="state")
     rng = np.random.default_rng(2)
     mean = None
     for _ in range(40):
@@ -151,6 +151,19 @@ def test_state_netting_orders_at_least_the_proposal_and_at_most_the_horizon_of_f
         upper = np.minimum(env.order_cap, a + (H - 1) * np.rint(mean))
         assert (x >= a).all() and (x <= upper).all()
         assert ((x == 0) == (a == 0)).all()  # a lot starts exactly when the policy asks for stock
+
+
+def test_history_netting_tracks_a_policy_that_does_not_react_while_state_netting_overorders():
+    """A stage that keeps proposing 1 unit (as an untuned policy may): history orders a lot of 8 once per
+    8 periods; state, which trusts the proposals to net its lots, orders 8 every period."""
+    env = serial_env(100.0, n_envs=1)
+    totals = {}
+    for netting in ("history", "state"):
+        p = planner(env, netting=netting, horizon=8)
+        placed = [p.orders(np.ones((1, 3), dtype=int))[0, 0, 0] for _ in range(16)]
+        totals[netting] = placed
+    assert totals["history"] == [8, 0, 0, 0, 0, 0, 0, 0] * 2
+    assert totals["state"] == [8] * 16
 
 
 def test_planner_reaches_the_wagner_whitin_optimum_of_a_known_stream_in_the_env():
@@ -231,9 +244,9 @@ def test_bad_input_is_a_one_line_user_error(call, needle):
 def test_bad_planner_settings_are_rejected():
     network = make_env(load_config(ROOT / "configs/train_network.yaml").env, n_envs=1)
     with pytest.raises(UserError, match="horizon is 4"):
-        planner(network, "dalsa", horizon=4, setup_cost=5.0)
-    with pytest.raises(UserError, match="history"):
-        planner(network, "dalsa", netting="history", setup_cost=5.0)
+        planner(network, "dalsa", horizon=4, setup_cost=5.0, netting="state")
+    with pytest.raises(UserError, match="set planner.netting=state"):
+        planner(network, "dalsa", setup_cost=5.0)  # history netting (the default) is for single-supplier rows
     with pytest.raises(UserError, match="planner.smoothing"):
         config_from_dict({"planner": {"smoothing": 0.0}}, "x.yaml")
     with pytest.raises(UserError, match=r"planner\.horizn"):

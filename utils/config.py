@@ -155,7 +155,7 @@ class PlannerConfig:
     setup_cost: float = -1.0  # fixed cost per order the planner prices; -1 = the serial env's fixed_order_cost (networks have none: give one)
     forecast: Literal["smoothed", "current"] = "smoothed"  # later periods need: an exponentially smoothed mean of the proposals, or the current proposal
     smoothing: float = 0.3  # weight of the newest proposal in the smoothed mean (forecast: smoothed)
-    netting: Literal["state", "history"] = "state"  # state: proposals already net out earlier lots (a policy that sees its stock); history: the planner nets its own surplus of orders over proposals
+    netting: Literal["history", "state"] = "history"  # history: the planner nets its own surplus of orders over proposals; state: trust the proposals to net out earlier lots (a policy that reacts to its stock)
     ga_population_size: int = 20  # GA back end: individuals per generation
     ga_max_generations: int = 60  # GA back end: cap on generations per plan
     ga_patience: int = 10  # GA back end: stop after this many generations without a better plan
