@@ -1,19 +1,31 @@
-"""Learning agents: HAPPO and its MAPPO / IPPO ablations (``HAPPOTrainer``), and loading trained policies."""
-from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
-from agents.happo_agent import HAPPOPolicy, HAPPOTrainer, evaluate_policy, load_policy
-from agents.policy_networks import ActorGroup, CategoricalActor
-from agents.replay_buffer import RolloutBuffer, compute_gae
+"""Learning agents: HAPPO and its MAPPO / IPPO ablations (``HAPPOTrainer``), and loading trained policies.
 
-__all__ = [
-    "ActorGroup",
-    "CategoricalActor",
-    "CentralizedCritic",
-    "HAPPOPolicy",
-    "HAPPOTrainer",
-    "LocalCritics",
-    "RolloutBuffer",
-    "ValueNormalizer",
-    "compute_gae",
-    "evaluate_policy",
-    "load_policy",
-]
+The names below are imported on first use (PEP 562), so that ``agents.baselines`` and a baseline-only
+``evaluate_main.py`` run do not pay for importing torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "CentralizedCritic": "agents.centralized_critic",
+    "LocalCritics": "agents.centralized_critic",
+    "ValueNormalizer": "agents.centralized_critic",
+    "HAPPOPolicy": "agents.happo_agent",
+    "HAPPOTrainer": "agents.happo_agent",
+    "evaluate_policy": "agents.happo_agent",
+    "load_policy": "agents.happo_agent",
+    "ActorGroup": "agents.policy_networks",
+    "CategoricalActor": "agents.policy_networks",
+    "RolloutBuffer": "agents.replay_buffer",
+    "compute_gae": "agents.replay_buffer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'agents' has no attribute '{name}'")
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -166,3 +166,9 @@ def test_bad_model_file_is_one_line_and_exit_2(tmp_path, content):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "model file" in lines[0] and "bad.pt" in lines[0]
+
+
+def test_baseline_only_evaluation_does_not_import_torch():
+    # torch takes seconds to import on a laptop; a baseline table should not wait for it
+    code = "import sys, evaluate_main, agents.baselines; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
