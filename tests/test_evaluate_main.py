@@ -143,7 +143,8 @@ def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkey
     expected = evaluate_policy(policy, make_env(config.env, n_envs=3), read_demand_folder(serial_dir).demand, seed=config.seed)
     assert row["episode_cost"] == pytest.approx(expected["episode_cost"].tolist())
     # a model trained with another observation layout is refused with a clear message
-    with pytest.raises(UserError, match="observations of size 7 but the env gives 8"):
+    dim = make_env(config.env).obs_dim
+    with pytest.raises(UserError, match=f"observations of size {dim} but the env gives {dim + 1}"):
         run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--model_path", str(model),
                  "--set", "env.obs_time_left=true")
 
