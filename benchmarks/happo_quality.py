@@ -3,21 +3,24 @@
     python benchmarks/happo_quality.py --config configs/train_serial.yaml [--seeds 0 1 2] [--jobs 2]
         [--label rich_obs] [--set k=v ...] [--out results/quality]
 
-For each seed it runs ``train_main.py --seed S`` (wall-clock timed; ``--jobs`` runs in parallel, one torch
-thread each) and ``evaluate_main.py`` on the config's test files; the baselines and the clairvoyant bound
+For each seed it runs ``train_main.py --seed S`` (``--jobs`` runs in parallel, one torch thread each; a
+seed whose run already finished in the output folder is not trained again, so an interrupted table
+can be completed) and ``evaluate_main.py`` on the config's test files; the baselines and the clairvoyant bound
 come from one ``evaluate_main.py --baselines`` run per config (cached in the output folder). It prints a
 markdown row per config: per-seed test costs, their mean and standard deviation, the best tuned
-baseline, the clairvoyant bound and the gap to it, and the training time. Every command it runs is
+baseline, the clairvoyant bound and the gap to it, and the training time (the wall-clock of the
+training loop, from the run's metrics.csv). Every command it runs is
 printed, so the numbers can be reproduced one by one.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +47,23 @@ def wait(proc: subprocess.Popen, log: Path) -> None:
         raise SystemExit(f"command failed ({log}): {tail[0]}")
 
 
+def finished_training_seconds(seed_dir: Path, n_iterations: int) -> float | None:
+    """Wall-clock of the training loop of a finished run in seed_dir (None: no finished run there)."""
+    for metrics in sorted(seed_dir.glob("*/metrics.csv")):
+        with metrics.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and int(rows[-1]["iteration"]) == n_iterations and rows[-1]["wall_time"]:
+            return float(rows[-1]["wall_time"])
+    return None
+
+
 def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
-    """Train every seed (args.jobs at a time), then evaluate each on the test files."""
-    kind = load_config(args.config, args.overrides).env.kind
-    results: dict[int, dict] = {}
-    pending = list(args.seeds)
-    running: list[tuple[int, subprocess.Popen, float, Path]] = []
+    """Train every seed not trained yet (args.jobs at a time), then evaluate each on the test files."""
+    config = load_config(args.config, args.overrides)
+    kind = config.env.kind
+    n_iterations = math.ceil(config.train.total_env_steps / (config.train.n_envs * config.env.episode_length))
+    pending = [s for s in args.seeds if finished_training_seconds(out / f"seed{s}", n_iterations) is None]
+    running: list[tuple[int, subprocess.Popen, Path]] = []
     while pending or running:
         while pending and len(running) < args.jobs:
             seed = pending.pop(0)
@@ -57,12 +71,16 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
             seed_dir.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, "train_main.py", "--config", args.config, "--seed", str(seed), "--out", str(seed_dir),
                    *set_args(args.overrides)]
-            running.append((seed, run(cmd, seed_dir / "train.log"), time.perf_counter(), seed_dir))
-        seed, proc, start, seed_dir = running.pop(0)
+            running.append((seed, run(cmd, seed_dir / "train.log"), seed_dir))
+        seed, proc, seed_dir = running.pop(0)
         wait(proc, seed_dir / "train.log")
-        results[seed] = {"train_seconds": time.perf_counter() - start, "dir": seed_dir}
+    results: dict[int, dict] = {}
     for seed in args.seeds:
-        seed_dir = results[seed]["dir"]
+        seed_dir = out / f"seed{seed}"
+        seconds = finished_training_seconds(seed_dir, n_iterations)
+        if seconds is None:
+            raise SystemExit(f"{seed_dir} holds no finished run of {n_iterations} iterations; remove it and run again")
+        results[seed] = {"train_seconds": seconds, "dir": seed_dir}
         cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--model_path", str(seed_dir / f"{kind}_policy.pt"),
                "--output_json", str(seed_dir / "test.json"), *set_args(args.overrides)]
         wait(run(cmd, seed_dir / "evaluate.log"), seed_dir / "evaluate.log")
