@@ -71,17 +71,20 @@ def as_demand(demand: np.ndarray | list, name: str = "demand") -> np.ndarray:
     return arr
 
 
-def as_period_values(value: PeriodValue, n_periods: int, name: str, allow_inf: bool = False) -> np.ndarray:
-    """Broadcast a scalar or check a length-T array of non-negative per-period values. Returns (T,)."""
+def as_period_values(
+    value: PeriodValue, n_periods: int, name: str, allow_inf: bool = False, per: str = "period"
+) -> np.ndarray:
+    """Broadcast a scalar or check a length-n array of non-negative values, one per `per` (a period, or
+    a row of a batch). Returns float (n,)."""
     arr = np.asarray(value, dtype=float)
     if arr.ndim == 0:
         arr = np.full(n_periods, float(arr))
     elif arr.ndim != 1 or arr.size != n_periods:
-        raise UserError(f"{name} has {arr.size} values but demand has {n_periods} periods; give one value or one per period")
+        raise UserError(f"{name} has {arr.size} values but there are {n_periods} {per}s; give one value or one per {per}")
     if np.any(np.isnan(arr)) or (not allow_inf and not np.all(np.isfinite(arr))):
         raise UserError(f"{name} must be finite numbers, got {value!r}")
     if np.any(arr < 0):
-        raise UserError(f"{name} must be >= 0 in every period, got {arr.min():g}")
+        raise UserError(f"{name} must be >= 0 in every {per}, got {arr.min():g}")
     return arr
 
 

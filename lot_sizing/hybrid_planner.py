@@ -37,7 +37,7 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-from lot_sizing.classic import PeriodValue, as_demand
+from lot_sizing.classic import PeriodValue, as_demand, as_period_values
 from lot_sizing.dalsa_module import Supplier, dalsa
 from lot_sizing.ga_lotsizing import GAConfig, genetic_lot_sizing
 from utils.errors import UserError
@@ -70,17 +70,8 @@ def _as_requirements(requirements: np.ndarray) -> np.ndarray:
 
 
 def _per_row(value: PeriodValue, n_rows: int, name: str, allow_inf: bool = False) -> np.ndarray:
-    """Broadcast a scalar or check one non-negative value per row. Returns float (R,)."""
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n_rows, float(arr))
-    elif arr.shape != (n_rows,):
-        raise UserError(f"{name} has shape {arr.shape} but there are {n_rows} rows; give one value or one per row")
-    if np.any(np.isnan(arr)) or (not allow_inf and not np.all(np.isfinite(arr))):
-        raise UserError(f"{name} must be finite numbers")
-    if np.any(arr < 0):
-        raise UserError(f"{name} must be >= 0, got {arr.min():g}")
-    return arr
+    """Broadcast a scalar or check one non-negative value per row.  Returns float (R,)."""
+    return as_period_values(value, n_rows, name, allow_inf=allow_inf, per="row")
 
 
 def net_requirements(requirements: np.ndarray, initial_inventory: np.ndarray) -> np.ndarray:

@@ -227,7 +227,7 @@ def test_wrapper_keeps_the_env_api():
     [
         (lambda: first_lots([[1.0, -2.0]], 5.0, 1.0), "negative"),
         (lambda: first_lots([1.0, 2.0], 5.0, 1.0), "2-D"),
-        (lambda: first_lots(np.ones((3, 4)), [5.0, 5.0], 1.0), "setup_cost has shape"),
+        (lambda: first_lots(np.ones((3, 4)), [5.0, 5.0], 1.0), "setup_cost has 2 values but there are 3 rows"),
         (lambda: first_lots(np.ones((1, 4)), 5.0, 1.0, "lot_for_lot"), "unknown planner back end"),
         (lambda: first_lots(np.ones((1, 4)), 5.0, 1.0, capacity=0.0), "capacity must be > 0"),
         (lambda: first_lots(np.full((1, 4), 30.0), 5.0, 1.0, "ga", capacity=20.0), "capacity cannot meet demand"),
