@@ -51,7 +51,9 @@ from agents.baselines import (
 from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from envs import make_env
 from lot_sizing.hybrid_planner import check_backend
-from utils.config import ExperimentConfig, PlannerConfig, apply_overrides, config_from_dict, load_config, validate
+from utils.config import (
+    ExperimentConfig, PlannerConfig, apply_overrides, config_from_dict, load_config, read_yaml_file, validate,
+)
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
 from utils.metrics import Rollout, confidence_interval, summarize
@@ -62,19 +64,11 @@ BOUND = "clairvoyant bound (LP)"
 
 def load_baseline_config(path: str | None, overrides: list[str]) -> BaselineConfig:
     """Baseline settings: defaults, then the YAML file (if any), then ``baselines.key=value`` overrides."""
-    import yaml
-
     data: dict = {}
     source = "baseline settings"
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"baselines config '{p}' not found; pass an existing YAML file, e.g. configs/baselines.yaml")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError:
-            raise UserError(f"{p}: not valid YAML; fix the syntax") from None
-        source = str(p)
+        data = read_yaml_file(path, "baselines config", "configs/baselines.yaml") or {}
+        source = str(path)
     config = config_from_dict(data, source, BaselineConfig)
     if overrides:
         config = apply_overrides(config, overrides, "--set baselines.*")
@@ -86,21 +80,13 @@ def load_baseline_config(path: str | None, overrides: list[str]) -> BaselineConf
 def planner_settings(config: ExperimentConfig, backend: str | None, path: str | None) -> PlannerConfig | None:
     """The planner to put after a trained policy: the config's planner: section (or the file at `path`),
     with the back end `backend` when one is named; None when no planner is asked for."""
-    import yaml
-
     if backend is not None:
         check_backend(backend)
     settings = config.planner
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"planner config '{p}' not found; pass an existing YAML file, e.g. configs/heuristics.yaml")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError:
-            raise UserError(f"{p}: not valid YAML; fix the syntax") from None
-        settings = config_from_dict(data, str(p), PlannerConfig)
-        validate(ExperimentConfig(env=config.env, planner=settings), str(p))
+        data = read_yaml_file(path, "planner config", "configs/heuristics.yaml") or {}
+        settings = config_from_dict(data, str(path), PlannerConfig)
+        validate(ExperimentConfig(env=config.env, planner=settings), str(path))
     if backend is not None:
         settings = dataclasses.replace(settings, enabled=True, backend=backend)
     return settings if settings.enabled else None

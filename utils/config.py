@@ -276,17 +276,24 @@ def apply_overrides(config: Any, overrides: list[str], source: str = "--set") ->
     return config_from_dict(data, source, type(config))
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read an experiment YAML file, apply overrides, validate; every problem is a one-line UserError."""
+def read_yaml_file(path: str | os.PathLike, what: str, example: str) -> Any:
+    """The parsed content of a YAML file; a missing file or bad syntax is a one-line UserError.
+
+    what: what the file is, for the message ("config file"); example: an existing file to suggest."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file '{path}' not found; pass an existing YAML file, e.g. configs/train_serial.yaml")
+        raise UserError(f"{what} '{path}' not found; pass an existing YAML file, e.g. {example}")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise UserError(f"{path}: not valid YAML{where}; fix the syntax") from None
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read an experiment YAML file, apply overrides, validate; every problem is a one-line UserError."""
+    data = read_yaml_file(path, "config file", "configs/train_serial.yaml")
     config = config_from_dict(data, str(path))
     if overrides:
         config = apply_overrides(config, overrides)
