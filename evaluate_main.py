@@ -103,7 +103,7 @@ def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
     return experiment, baselines
 
 
-def learned_policy(path: str, env: Any) -> LearnedPolicy:
+def learned_policy(path: str, env: Any, sample_actions: bool = False) -> LearnedPolicy:
     """Load a trained policy (weights only) and check it fits the evaluation env."""
     from agents.happo_agent import load_policy  # the trainer's module is needed only when a model is evaluated
 
@@ -123,7 +123,8 @@ def learned_policy(path: str, env: Any) -> LearnedPolicy:
             f"model file '{path}' expects observations of size {trained_env.obs_dim} but the env gives {env.obs_dim}; "
             "use the observation options (env.obs_*) the model was trained with"
         )
-    return LearnedPolicy(policy, trained.train.algorithm)  # row name: happo, mappo or ippo
+    name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
+    return LearnedPolicy(policy, name, deterministic=not sample_actions)
 
 
 def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):
@@ -237,6 +238,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Evaluate a trained policy and classic baselines on demand files.")
     parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/train_serial.yaml")
     parser.add_argument("--model_path", help="trained policy file written by train_main.py")
+    parser.add_argument("--sample_actions", action="store_true",
+                        help="the trained policy samples its actions (seeded) instead of acting greedily")
     parser.add_argument("--policy", action="append", default=[], metavar="NAME", help=f"a baseline: {', '.join(POLICIES)}")
     parser.add_argument("--baselines", action="store_true", help="every baseline of the env kind and the clairvoyant bound")
     parser.add_argument("--eval_dir", help="demand folder to evaluate on (default: the config's demand.test_dir)")
@@ -264,6 +267,8 @@ def main() -> int:
     planner = planner_settings(config, args.planner, args.planner_config)
     if args.planner and not args.model_path:
         raise UserError("--planner refines a trained policy's orders; give --model_path too")
+    if args.sample_actions and not args.model_path:
+        raise UserError("--sample_actions is how a trained policy acts; give --model_path too")
     eval_dir = args.eval_dir or config.demand.test_dir
     demand_set = read_demand_folder(eval_dir)
     n_files = demand_set.demand.shape[0]
@@ -288,7 +293,7 @@ def main() -> int:
     rows: dict[str, dict] = {}
     rollouts: dict[str, Rollout] = {}
     if args.model_path:
-        policy = learned_policy(args.model_path, env)
+        policy = learned_policy(args.model_path, env, args.sample_actions)
         if planner is not None:
             policy = PlannedPolicy(policy, OrderPlanner(planner, env))
         r = rollout(policy, env, demand, seed=config.seed)

@@ -82,17 +82,21 @@ class BatchedPolicy(Protocol):
 
 
 class LearnedPolicy:
-    """A trained policy (``agents.happo_agent.load_policy``) behind the baseline interface; acts greedily."""
+    """A trained policy (``agents.happo_agent.load_policy``) behind the baseline interface.
 
-    def __init__(self, policy: Any, name: str = "happo") -> None:
+    It acts greedily (argmax), as training selects models; ``deterministic=False`` samples each agent's
+    distribution instead (from the policy's own seeded generator), to see what greedy acting costs."""
+
+    def __init__(self, policy: Any, name: str = "happo", deterministic: bool = True) -> None:
         self.policy = policy
         self.name = name
+        self.deterministic = deterministic
 
     def reset(self, env: Any) -> None:
         pass
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
-        return self.policy.act(obs, deterministic=True)
+        return self.policy.act(obs, deterministic=self.deterministic)
 
 
 def rollout(policy: BatchedPolicy, env: Any, demand: np.ndarray, seed: int | None = None, record: bool = True):

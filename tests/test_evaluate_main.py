@@ -149,6 +149,28 @@ def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkey
                  "--set", "env.obs_time_left=true")
 
 
+def test_sampled_actions_are_seeded_and_differ_from_greedy(monkeypatch, serial_dir, tmp_path):
+    from agents.happo_agent import HAPPOTrainer, save_checkpoint
+
+    config = load_config(SERIAL, ["train.n_envs=2"])
+    trainer = HAPPOTrainer(config, make_env(config.env, n_envs=2, demand_config=config.demand, seed=0))
+    model = tmp_path / "policy.pt"
+    save_checkpoint(trainer.checkpoint(), model)
+    costs = []
+    for i, extra in enumerate([["--sample_actions"], ["--sample_actions"], []]):
+        out = tmp_path / f"run{i}.json"
+        run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--model_path", str(model),
+                 "--output_json", str(out), *extra)
+        (name, row), = json.loads(out.read_text())["policies"].items()
+        assert name == ("happo (sampled)" if extra else "happo")
+        costs.append(row["episode_cost"])
+    assert costs[0] == costs[1]  # the same seeded draws, run after run
+    assert costs[0] != costs[2]  # an untrained policy is near uniform: sampling is not its argmax
+    with pytest.raises(UserError, match="--sample_actions"):
+        run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--policy", "echelon_base_stock",
+                 "--sample_actions")
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "evaluate_main.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
