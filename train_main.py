@@ -136,7 +136,7 @@ def train(
             f"untrained validation cost {fmt(first_cost)}; run folder {run_dir}")
 
     steps_per_iteration = cfg.n_envs * config.env.episode_length
-    n_iterations = math.ceil(cfg.total_env_steps / steps_per_iteration)
+    n_iterations = trainer.n_iterations
     start_time, start_steps = time.perf_counter(), trainer.env_steps
     while trainer.iteration < n_iterations:
         stats = trainer.train_iteration()

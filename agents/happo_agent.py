@@ -84,6 +84,12 @@ def evaluate_policy(policy: HAPPOPolicy, env: Any, demand: np.ndarray, seed: int
 # ----------------------------------------------------------------------------------------------
 # The two losses
 # ----------------------------------------------------------------------------------------------
+def n_iterations(total_env_steps: int, n_envs: int, episode_length: int) -> int:
+    """Iterations a run of total_env_steps takes: one iteration is an episode of every env (the last
+    may overshoot the total)."""
+    return max(math.ceil(total_env_steps / (n_envs * episode_length)), 1)
+
+
 def minibatch_indices(n: int, n_minibatches: int, generator: torch.Generator) -> list[torch.Tensor]:
     """A random split of range(n) into n_minibatches nearly equal parts (one permutation per epoch)."""
     perm = torch.randperm(n, generator=generator)
@@ -190,6 +196,11 @@ class HAPPOTrainer:
         self.last_order: list[int] = []  # agent order of the last update
         self.last_factors: dict[int, torch.Tensor] = {}  # agent -> the M its loss used in the last update (M,)
 
+    @property
+    def n_iterations(self) -> int:
+        """Iterations of the whole run (train.total_env_steps over this trainer's env)."""
+        return n_iterations(self.cfg.total_env_steps, self.env.n_envs, self.env.episode_length)
+
     # ------------------------------------------------------------------ acting
     def policy(self) -> HAPPOPolicy:
         """The current actors as a policy object (shares parameters with the trainer)."""
@@ -291,9 +302,7 @@ class HAPPOTrainer:
         schedule depends on the iteration count only, so a resumed run follows the same one)."""
         frac = 1.0
         if self.cfg.lr_schedule == "linear":
-            steps_per_iteration = self.env.n_envs * self.env.episode_length
-            n_iterations = max(math.ceil(self.cfg.total_env_steps / steps_per_iteration), 1)
-            frac = max(1.0 - self.iteration / n_iterations, 0.0)
+            frac = max(1.0 - self.iteration / self.n_iterations, 0.0)
         for optimizer in self.actor_optimizers:
             optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_actor
         self.critic_optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_critic

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.happo_agent import n_iterations  # noqa: E402
 from utils.config import load_config  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 
@@ -61,8 +61,8 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
     """Train every seed not trained yet (args.jobs at a time), then evaluate each on the test files."""
     config = load_config(args.config, args.overrides)
     kind = config.env.kind
-    n_iterations = math.ceil(config.train.total_env_steps / (config.train.n_envs * config.env.episode_length))
-    pending = [s for s in args.seeds if finished_training_seconds(out / f"seed{s}", n_iterations) is None]
+    iterations = n_iterations(config.train.total_env_steps, config.train.n_envs, config.env.episode_length)
+    pending = [s for s in args.seeds if finished_training_seconds(out / f"seed{s}", iterations) is None]
     running: list[tuple[int, subprocess.Popen, Path]] = []
     while pending or running:
         while pending and len(running) < args.jobs:
@@ -77,9 +77,9 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
     results: dict[int, dict] = {}
     for seed in args.seeds:
         seed_dir = out / f"seed{seed}"
-        seconds = finished_training_seconds(seed_dir, n_iterations)
+        seconds = finished_training_seconds(seed_dir, iterations)
         if seconds is None:
-            raise SystemExit(f"{seed_dir} holds no finished run of {n_iterations} iterations; remove it and run again")
+            raise SystemExit(f"{seed_dir} holds no finished run of {iterations} iterations; remove it and run again")
         results[seed] = {"train_seconds": seconds, "dir": seed_dir}
         cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--model_path", str(seed_dir / f"{kind}_policy.pt"),
                "--output_json", str(seed_dir / "test.json"), *set_args(args.overrides)]
