@@ -451,8 +451,6 @@ class NetworkLayout:
     cap: np.ndarray  # (P,) largest order on it
     rank: np.ndarray  # (P,) position among the node's suppliers, fastest first
     upto: np.ndarray  # (P, P) 1 where p' is a supplier of the same node at or before p in that order
-    owed_by_supplier: np.ndarray  # (E, N) maps units owed on an internal edge to its supplier node
-    owed_by_stream: np.ndarray  # (S, N) maps units owed to a customer stream to its node
 
 
 _LAYOUTS: "weakref.WeakKeyDictionary[Any, NetworkLayout]" = weakref.WeakKeyDictionary()
@@ -466,20 +464,9 @@ def network_layout(env: Any) -> NetworkLayout:
         node, edge, dim = (np.array([x[k] for x in dims], dtype=np.int64) for k in range(3))
         rank = np.array([sum(1 for j, _, _ in dims[:p] if j == i) for p, (i, _, _) in enumerate(dims)])
         upto = ((node[:, None] == node[None, :]) & (rank[:, None] <= rank[None, :])).astype(np.float64)
-        by_supplier = np.zeros((len(env.edge_supplier), env.n_agents))
-        by_supplier[env.internal, env.edge_supplier[env.internal]] = 1.0
-        by_stream = np.zeros((env.n_streams, env.n_agents))
-        by_stream[np.arange(env.n_streams), env.stream_node] = 1.0
-        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto,
-                               by_supplier, by_stream)
+        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto)
         _LAYOUTS[env] = layout
     return layout
-
-
-def owed_to_customers(env: Any) -> np.ndarray:
-    """Units each network node still owes its customers (nodes and customer streams).  (B, N)"""
-    layout = network_layout(env)
-    return env.owed_edge @ layout.owed_by_supplier + env.owed_stream @ layout.owed_by_stream
 
 
 def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
@@ -492,7 +479,7 @@ def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
     lay = network_layout(env)
     arriving = np.cumsum(env.pipeline, axis=2)[:, lay.node, lay.lead - 1]  # (B, P) pipeline within L_e
     owed = env.owed_edge[:, lay.edge] @ lay.upto  # (B, P) owed on this or faster edges of the node
-    position = (env.on_hand - owed_to_customers(env))[:, lay.node] + arriving + owed
+    position = (env.on_hand - env.owed_to_customers())[:, lay.node] + arriving + owed
     q = np.zeros(levels.shape, dtype=np.int64)  # (B, P)
     placed = np.zeros((env.n_envs, env.n_agents))  # (B, N) ordered so far this period from faster suppliers
     for r in range(int(lay.rank.max()) + 1):  # a node appears once per rank, so the indexed add is safe

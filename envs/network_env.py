@@ -293,11 +293,14 @@ class NetworkEnv(BatchedInventoryEnv):
         np.add.at(owed, (slice(None), self.edge_customer), self.owed_edge)
         return owed
 
+    def owed_to_customers(self) -> np.ndarray:
+        """Units each node still owes its customers (customer nodes and customer streams).  (B, N)"""
+        owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
+        return owed_src[:, self.source_of].sum(axis=2)
+
     def inventory_position(self) -> np.ndarray:
         """On-hand - units owed to customers + pipeline + units owed by suppliers.  (B, N)"""
-        owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
-        owed_to_customers = owed_src[:, self.source_of].sum(axis=2)
-        return self.on_hand - owed_to_customers + self.pipeline.sum(axis=2) + self.supplier_owed()
+        return self.on_hand - self.owed_to_customers() + self.pipeline.sum(axis=2) + self.supplier_owed()
 
     def _raw_observation(self) -> np.ndarray:
         parts = [self.on_hand[..., None], self.unmet[..., None], self.demand_seen[..., None], self.pipeline]
