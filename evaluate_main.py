@@ -103,7 +103,7 @@ def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
     return experiment, baselines
 
 
-def learned_policy(path: str, env: Any, sample_actions: bool = False) -> LearnedPolicy:
+def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Any:
     """Load a trained policy (weights only) and check it fits the evaluation env."""
     from agents.happo_agent import load_policy  # the trainer's module is needed only when a model is evaluated
 
@@ -124,7 +124,12 @@ def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Learned
             "use the observation options (env.obs_*) the model was trained with"
         )
     name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
-    return LearnedPolicy(policy, name, deterministic=not sample_actions)
+    learned = LearnedPolicy(policy, name, deterministic=not sample_actions)
+    if trained.residual.enabled:  # the model's actions correct the rule it was trained with (stored in the model)
+        from agents.residual_action import ResidualPolicy, RuleCorrection
+
+        return ResidualPolicy(learned, RuleCorrection(trained.residual, env))
+    return learned
 
 
 def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):

@@ -27,6 +27,7 @@ from typing import Callable
 
 from agents.happo_agent import HAPPOTrainer, evaluate_policy, read_checkpoint, save_checkpoint
 from agents.planner_wrapper import with_planner
+from agents.residual_action import resolve_rule, start_from_rule, with_residual
 from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
 from utils.data_loader import validation_demand
@@ -94,11 +95,16 @@ def train(
     """
     cfg = config.train
     env = make_env(config.env, n_envs=cfg.n_envs, demand_config=config.demand, seed=config.seed)
+    config = resolve_rule(config, env.n_streams, log)  # residual: on without parameters: tune the rule once
     val_demand = validation_demand(config.demand, config.env.episode_length, env.n_streams)  # (n_val, T, S)
     eval_env = make_env(config.env, n_envs=val_demand.shape[0], seed=config.demand.validation_seed)
-    # planner: section on: the policy learns, and is selected, with the planner placing its orders
+    # planner: section on: the policy learns, and is selected, with the planner placing its orders;
+    # residual: section on: the policy's actions are corrections to the rule's orders
     env, eval_env = with_planner(env, config.planner), with_planner(eval_env, config.planner)
+    env, eval_env = with_residual(env, config.residual), with_residual(eval_env, config.residual)
     trainer = HAPPOTrainer(config, env)
+    if config.residual.enabled and not resume:
+        start_from_rule(trainer.actors, env.action_nvec, config.residual.width, config.residual.start_prob)
 
     rows: list[dict] = []
     best_cost = first_cost = last_cost = math.nan

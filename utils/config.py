@@ -164,6 +164,24 @@ class PlannerConfig:
 
 
 @dataclass
+class ResidualConfig:
+    """Orders as a learned correction to a classic rule (agents/residual_action.py).
+
+    The agent's action picks a correction delta in -width..width and the env receives
+    clip(rule order + delta, 0, cap); the agent also observes the rule's order. A policy that always
+    picks delta = 0 is the rule itself, so training starts from the rule and learns what it cannot express.
+    """
+
+    enabled: bool = False  # off: the agent's action is the order itself (the paper's flat action)
+    policy: str = "pout_echelon"  # the rule: a baseline family of agents.baselines (serial or network)
+    params: list[float] = field(default_factory=list)  # the rule's parameters; empty = tuned at the start of training (the run's config.yaml then lists them)
+    width: int = 5  # corrections -width..width per action dimension
+    start_prob: float = 0.5  # initial probability of delta = 0 (greedy acting starts exactly at the rule)
+    tune_paths: int = 100  # training-generator paths the rule is tuned on when params is empty
+    tune_seed: int = 777_000  # their seed (distinct from training, validation and test seeds)
+
+
+@dataclass
 class ExperimentConfig:
     """One experiment: environment, demand, trainer, seed and output folder."""
 
@@ -174,6 +192,7 @@ class ExperimentConfig:
     demand: DemandConfig = field(default_factory=DemandConfig)  # the demand
     train: TrainConfig = field(default_factory=TrainConfig)  # the trainer
     planner: PlannerConfig = field(default_factory=PlannerConfig)  # the hybrid planner (off by default)
+    residual: ResidualConfig = field(default_factory=ResidualConfig)  # orders as a correction to a classic rule (off by default)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -361,6 +380,10 @@ def validate(config: Any, source: str = "config") -> None:
         ),
         (config.train.eval_every >= 1, "train.eval_every must be at least 1"),
         (config.train.torch_threads >= 1, "train.torch_threads must be at least 1"),
+        (config.residual.width >= 1, "residual.width must be at least 1"),
+        (0.0 < config.residual.start_prob < 1.0, "residual.start_prob must be in (0, 1)"),
+        (config.residual.tune_paths >= 1, "residual.tune_paths must be at least 1"),
+        (not (config.residual.enabled and config.planner.enabled), "residual and planner cannot both be enabled; turn one off"),
         (config.planner.horizon >= 1, "planner.horizon must be at least 1"),
         (config.planner.setup_cost >= 0 or config.planner.setup_cost == -1, "planner.setup_cost must be >= 0, or -1 for the env's fixed order cost"),
         (0.0 < config.planner.smoothing <= 1.0, "planner.smoothing must be in (0, 1]"),

@@ -1,0 +1,122 @@
+"""The residual action: corrections to a classic rule, in training (ResidualEnv) and evaluation (ResidualPolicy)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from agents.baselines import make_baseline, rollout
+from agents.happo_agent import HAPPOTrainer
+from agents.residual_action import ResidualEnv, ResidualPolicy, RuleCorrection, resolve_rule, start_from_rule, with_residual
+from envs import make_env
+from utils.config import ExperimentConfig, ResidualConfig, apply_overrides
+from utils.data_loader import sample_demand
+from utils.errors import UserError
+
+RULE = "forecast_echelon"
+PARAMS = [0.2, 3.0, 6.0, 9.0]  # alpha, safety per stage
+
+
+def serial_config(**residual) -> ExperimentConfig:
+    config = apply_overrides(ExperimentConfig(), ["env.episode_length=40", "train.n_envs=4", "train.hidden_sizes=[16]"])
+    res = dataclasses.replace(config.residual, enabled=True, policy=RULE, params=PARAMS, width=3, **residual)
+    return dataclasses.replace(config, residual=res)
+
+
+def demand(config: ExperimentConfig, n: int, seed: int = 0) -> np.ndarray:
+    return sample_demand(config.demand, np.random.default_rng(seed), n, config.env.episode_length, 1)  # (n, T, 1)
+
+
+class ZeroCorrection:
+    """Baseline-interface policy that always picks delta = 0 (action index = width)."""
+
+    name = "zero"
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, obs, env):
+        return np.full(obs.shape[:2] + (1,), self.width, dtype=np.int64)
+
+
+def test_zero_correction_is_the_rule_exactly():
+    config = serial_config()
+    d = demand(config, 6)
+    env = make_env(config.env, n_envs=6)
+    rule_cost = rollout(make_baseline(RULE, np.array(PARAMS)), env, d, record=False)
+    policy = ResidualPolicy(ZeroCorrection(3), RuleCorrection(config.residual, env))
+    assert np.array_equal(rollout(policy, env, d, record=False), rule_cost)
+    # and the same through the training wrapper
+    wrapped = with_residual(make_env(config.env, n_envs=6), config.residual)
+    obs, _ = wrapped.reset(demand=d)
+    total = np.zeros((6, 3))
+    for _ in range(config.env.episode_length):
+        obs, _, _, _, info = wrapped.step(np.full((6, 3, 1), 3))
+        assert np.array_equal(info["orders"], info["rule_orders"])
+        total += info["cost"]
+    assert np.array_equal(total, rule_cost)
+
+
+def test_corrections_shift_and_clip_the_rule_order():
+    config = serial_config()
+    env = make_env(config.env, n_envs=2)
+    correction = RuleCorrection(config.residual, env)
+    correction.rule_orders = np.array([[[0], [10], [19]], [[5], [20], [1]]])  # (B, N, D)
+    actions = np.array([[[0], [6], [6]], [[3], [4], [1]]])  # deltas -3, +3, +3 / 0, +1, -2
+    expected = np.array([[[0], [13], [20]], [[5], [20], [0]]])  # clipped to 0..20
+    assert np.array_equal(correction.orders(actions), expected)
+    assert correction.action_nvec.tolist() == [[7], [7], [7]]
+
+
+def test_wrapper_observes_the_rule_order_and_checks_its_own_action_space():
+    config = serial_config()
+    d = demand(config, 3)
+    plain, wrapped = make_env(config.env, n_envs=3), with_residual(make_env(config.env, n_envs=3), config.residual)
+    assert isinstance(wrapped, ResidualEnv)
+    obs_plain, _ = plain.reset(demand=d)
+    obs, _ = wrapped.reset(demand=d)
+    assert obs.shape == (3, 3, plain.obs_dim + 1) and wrapped.obs_dim == plain.obs_dim + 1
+    assert np.array_equal(obs[:, :, :-1], obs_plain)
+    rule = make_baseline(RULE, np.array(PARAMS))
+    rule.reset(plain)
+    assert np.allclose(obs[:, :, -1] * plain.obs_scale, rule.act(obs_plain, plain)[:, :, 0])
+    assert wrapped.state().shape == (3, wrapped.state_dim) and wrapped.state_dim == plain.state_dim + 3
+    with pytest.raises(UserError, match="outside the action space 0..6"):
+        wrapped.step(np.full((3, 3, 1), 7))  # a legal order, but not a legal correction
+
+
+def test_untrained_policy_acts_as_the_rule_greedily():
+    config = serial_config(start_prob=0.6)
+    env = with_residual(make_env(config.env, n_envs=config.train.n_envs), config.residual)
+    trainer = HAPPOTrainer(config, env)
+    start_from_rule(trainer.actors, env.action_nvec, config.residual.width, config.residual.start_prob)
+    obs, _ = env.reset(demand=demand(config, config.train.n_envs))
+    logp = trainer.actors.log_probs_all(torch.from_numpy(obs))  # (B, N, D, K)
+    assert torch.all(logp.argmax(-1) == config.residual.width)
+    # the output weights are near zero, so the probability of delta = 0 is start_prob up to them
+    assert torch.allclose(logp[..., config.residual.width].exp(), torch.tensor(0.6), atol=0.02)
+
+
+def test_resolve_rule_tunes_once_and_deterministically():
+    config = serial_config()
+    config = dataclasses.replace(config, residual=dataclasses.replace(config.residual, params=[], tune_paths=4))
+    a = resolve_rule(config, 1, log=lambda _: None)
+    b = resolve_rule(config, 1, log=lambda _: None)
+    assert len(a.residual.params) == len(PARAMS) and a.residual.params == b.residual.params
+    assert resolve_rule(a, 1, log=lambda _: None) is a  # given parameters are kept as they are
+    bad = dataclasses.replace(config, residual=dataclasses.replace(config.residual, policy="no_such_rule"))
+    with pytest.raises(UserError, match="residual.policy 'no_such_rule'"):
+        resolve_rule(bad, 1)
+
+
+def test_residual_config_is_validated():
+    with pytest.raises(UserError, match="residual.width"):
+        apply_overrides(ExperimentConfig(), ["residual.width=0"])
+    with pytest.raises(UserError, match="residual and planner"):
+        apply_overrides(ExperimentConfig(), ["residual.enabled=true", "planner.enabled=true"])
+    assert isinstance(ResidualConfig(), ResidualConfig)
