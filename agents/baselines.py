@@ -23,11 +23,23 @@ Serial chain (stage 0 = retailer), with IP_i = on-hand_i - backlog_i + pipeline_
 * ``pass_through``: q_i = the demand stage i saw last period
 * ``constant_order``: q_i = c_i
 
+Forecast-proportional levels and POUT (proportional order-up-to, Disney & Towill 2003), one class
+(``ProportionalOrderUpTo``): q_i = clip(round(mu + (S_i - position_i - mu) / T_i), 0, cap), mu an
+exponentially smoothed demand, T_i >= 1 a smoothing time (T_i = 1 is base-stock):
+
+* ``forecast_echelon_proportional``: echelon base-stock with S_i = k_i mu(t), mu the smoothed customer demand
+* ``forecast_installation_proportional``: installation base-stock with S_i = k_i mu_i(t), mu_i the smoothed
+  demand stage i itself sees
+* ``pout_echelon`` / ``pout_echelon_static``: POUT on EIP_i, levels k_i mu(t) / constant S_i
+* ``pout_installation`` / ``pout_installation_static``: POUT on IP_i, levels k_i mu_i(t) / constant S_i
+
 Network: ``installation_base_stock`` becomes a multi-index (dual-index for two suppliers) policy: a
 node's suppliers are served fastest first, each with its own level S_{i,e} on the position that
 counts only the pipeline arriving within that supplier's lead time (plus what was just ordered from
 faster ones); ``forecast_base_stock`` is the same with levels that follow each node's smoothed
-demand; ``pass_through`` orders last period's demand from the cheapest supplier first;
+demand; ``forecast_installation_proportional`` with levels k_{i,e} mu_i(t); ``pout_installation`` adds
+POUT smoothing per node (each supplier's gap divided by T_i, the forecast fed forward to the node's
+slowest supplier); ``pass_through`` orders last period's demand from the cheapest supplier first;
 ``constant_order`` orders a constant per supplier.
 """
 from __future__ import annotations
@@ -64,6 +76,15 @@ class BaselineConfig:
     forecast_alpha: Optional[float] = None  # smoothing constant of the forecast-adaptive policy (None = tune)
     forecast_safety: list[float] = field(default_factory=list)  # safety term per stage of the forecast-adaptive policy
     forecast_base_stock: list[float] = field(default_factory=list)  # alpha, starting forecast mu_0, then safety per stage (serial) or per node and supplier
+    # the forecast-proportional and POUT families: the full parameter vector, in the order of the family's docstring
+    # (serial: alpha, one level per stage, then for pout_* one smoothing time T >= 1 per stage; network: alpha, mu_0,
+    # one level per node and supplier fastest first, then for pout_* one T per node)
+    forecast_echelon_proportional: list[float] = field(default_factory=list)  # alpha, k per stage: S_i = k_i * smoothed customer demand
+    forecast_installation_proportional: list[float] = field(default_factory=list)  # alpha, [mu_0,] k per stage / node and supplier: S = k * own smoothed demand
+    pout_echelon: list[float] = field(default_factory=list)  # alpha, k per stage, T per stage (echelon position, customer forecast)
+    pout_echelon_static: list[float] = field(default_factory=list)  # alpha, S per stage, T per stage (constant echelon levels)
+    pout_installation: list[float] = field(default_factory=list)  # alpha, [mu_0,] k per stage / node and supplier, T per stage / node
+    pout_installation_static: list[float] = field(default_factory=list)  # alpha, [mu_0,] S per stage / node and supplier, T per stage / node
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,6 +389,190 @@ class ForecastBaseStock(_ParamPolicy):
         return _multi_index_orders(env, self.mu[:, lay.node] * (lay.lead + 1.0)[None] + safety)
 
 
+class ProportionalOrderUpTo(_ParamPolicy):
+    """Forecast-driven order-up-to levels with proportional order smoothing (POUT, Disney & Towill 2003).
+
+    With a forecast mu (exponential smoothing, mu(t) = alpha d(t-1) + (1 - alpha) mu(t-1), updated once per
+    period with the demand of the period just ended, never the current one), a level S_i and a position:
+
+        q_i(t) = clip(round(mu(t) + (S_i(t) - position_i(t) - mu(t)) / T_i), 0, cap)
+
+    T_i >= 1 is the smoothing time: T_i = 1 is order-up-to (base-stock) exactly; a larger T_i closes only
+    1/T_i of the gap between the base-stock order and the forecast each period, which damps the bullwhip a
+    high level creates and is why it beats base-stock when demand is noisy or non-stationary. The level is
+    either static (S_i a constant) or proportional to the forecast (S_i(t) = k_i mu(t)), so that it follows
+    a wandering demand level with one dimensionless factor per stage (cover plus safety in periods).
+
+    Subclasses pick the position and the demand forecast (class attributes):
+
+    * echelon (serial only): the echelon position EIP_i and the smoothed CUSTOMER demand, the demand of
+      every echelon (Clark-Scarf view; the echelon position already uses shared information).
+    * installation: the stage's own position IP_i and the smoothed demand the stage ITSELF sees (customer
+      demand at the retailer, the downstream stage's orders above it): local information only, the classic
+      installation reading. On a network, the multi-index positions of ``installation_base_stock`` per node
+      and supplier (fastest first), levels S_{i,e}(t) = k_{i,e} mu_i(t) from the node's own smoothed demand;
+      every supplier's gap is divided by the node's T_i and the feed-forward mu_i goes to the node's slowest
+      supplier (the one whose position is the node's whole inventory position), so a single-supplier node is
+      serial installation POUT and T_i = 1 is the multi-index base-stock.
+
+    Starting forecast mu(0): the demand the env shows at reset on the serial chain (the initial pipeline
+    level, as ``forecast_echelon``); a network shows no demand at reset, so there mu_0 is a parameter.
+
+    params (P,) or (B, P), in this order:
+      serial:  alpha, level_0..level_{N-1}, [T_0..T_{N-1}]                 (level = k_i or S_i)
+      network: alpha, mu_0, level per node and supplier (fastest first), [T per node]
+    (the T block only for the smoothing families; without it T_i = 1, i.e. order-up-to).
+    """
+
+    name = ""
+    echelon = False  # echelon position and customer-demand forecast (else installation / own demand)
+    proportional = True  # S_i = k_i * mu (else S_i static)
+    smoothed = True  # has the T_i block (else T_i = 1: order-up-to)
+
+    #: smoothing times searched (T = 1 is base-stock); the retailer's tuned T on Merton demand is about 10
+    T_GRID = np.array([1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0])
+
+    def __init__(self, params: np.ndarray) -> None:
+        super().__init__(params)
+        p = self.params.reshape(-1, self.params.shape[-1]) if self.params.size else self.params.reshape(1, 0)
+        if p.shape[1] and not ((p[:, 0] >= 0) & (p[:, 0] <= 1)).all():
+            raise UserError(f"baseline '{self.name}': the smoothing constant alpha (first parameter) must be in [0, 1]")
+        self.mu: np.ndarray = np.zeros(0)
+        self.t_seen = 0
+
+    # ---------------------------------------------------------------- layout
+    @classmethod
+    def _layout(cls, env: Any) -> tuple[int, int, int]:
+        """(number of levels, number of smoothing times, offset of the levels) for this env."""
+        if is_serial(env):
+            return env.n_agents, env.n_agents if cls.smoothed else 0, 1
+        return len(network_layout(env).node), env.n_agents if cls.smoothed else 0, 2
+
+    @classmethod
+    def _split(cls, params: np.ndarray, env: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """alpha (B,), levels (B, L), smoothing times (B, N) (ones when not smoothed) from params (B, P)."""
+        n_levels, n_T, off = cls._layout(env)
+        if params.shape[1] != off + n_levels + n_T:
+            raise UserError(
+                f"baseline '{cls.name}' needs {off + n_levels + n_T} parameters on this env but got {params.shape[1]}; "
+                "see its docstring for the order"
+            )
+        T = params[:, off + n_levels:] if n_T else np.ones((params.shape[0], env.n_agents))
+        if (T < 1).any():
+            raise UserError(f"baseline '{cls.name}': every smoothing time T_i must be at least 1 (T = 1 is base-stock)")
+        return params[:, 0], params[:, off:off + n_levels], T
+
+    @classmethod
+    def param_space(cls, env: Any, demand: DemandSummary) -> ParamSpace:
+        if cls.echelon:
+            _require_serial(env, cls.name)
+        alphas = ForecastEchelonBaseStock.param_space_alphas()
+        # 99th percentile over mean demand, kept within [1.5, 4] so that the grids stay searchable
+        ratio = min(4.0, max(1.5, demand.high / demand.mean)) if demand.mean > 0 else 1.5
+        if is_serial(env):
+            cover = _cumulative_coverage(env) if cls.echelon else env.lead_time + 1.0  # (N,) periods a level covers
+            static = (EchelonBaseStock if cls.echelon else InstallationBaseStock).param_space(env, demand)
+            suffix = [f"[{n}]" for n in env.agent_names]
+            head_names, head_values, head_start = ["alpha"], [alphas], [0.2]
+        else:
+            lay = network_layout(env)
+            cover = lay.lead + 1.0  # (P,)
+            static = InstallationBaseStock.param_space(env, demand)
+            suffix = [n[n.index("["):] for n in static.names]
+            head_names, head_values, head_start = ["alpha", "mu_0"], [alphas, _level_grid(demand.high)], [0.2, demand.mean]
+        if cls.proportional:
+            # k up to the cover times the high-to-mean demand ratio (a level that covers the 99th percentile
+            # every period), in steps of a quarter period
+            names = [f"k{s}" for s in suffix]
+            values = [np.arange(0.0, math.ceil(4 * c * ratio) / 4 + 0.125, 0.25) for c in cover]
+            level_start = cover
+        else:
+            names, values, level_start = static.names, static.values, static.start
+        names, values, start = head_names + names, head_values + values, list(head_start) + list(level_start)
+        if cls.smoothed:
+            names += [f"T[{n}]" for n in env.agent_names]
+            values += [cls.T_GRID] * env.n_agents
+            start += [2.0] * env.n_agents
+        return ParamSpace(names, values, np.array(start, dtype=np.float64))
+
+    # ---------------------------------------------------------------- forecast
+    def reset(self, env: Any) -> None:
+        if is_serial(env):
+            seen = env.demand_seen.astype(np.float64)  # (B, N) what the env shows at reset
+            self.mu = seen[:, :1].copy() if self.echelon else seen.copy()  # (B, 1) customer or (B, N) own
+        else:
+            mu0 = self.batch_params(env.n_envs)[:, 1]
+            self.mu = np.repeat(mu0[:, None], env.n_agents, axis=1)  # (B, N)
+        self.t_seen = 0
+
+    def _update_forecast(self, env: Any, alpha: np.ndarray) -> None:
+        """Smooth in the demand of the period that just ended (env.demand_seen), once per period."""
+        if env.t > self.t_seen:
+            seen = env.demand_seen[:, :1] if self.echelon else env.demand_seen  # (B, 1) or (B, N)
+            self.mu = alpha[:, None] * seen + (1 - alpha[:, None]) * self.mu
+            self.t_seen = env.t
+
+    # ---------------------------------------------------------------- orders
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        if self.echelon:
+            _require_serial(env, self.name)
+        alpha, levels, T = self._split(self.batch_params(env.n_envs), env)  # (B,), (B, L), (B, N)
+        self._update_forecast(env, alpha)
+        if not is_serial(env):
+            lay = network_layout(env)
+            S = levels * self.mu[:, lay.node] if self.proportional else levels  # (B, P)
+            return _multi_index_orders(env, S, feed_forward=self.mu, smoothing=T)
+        S = levels * self.mu if self.proportional else levels  # (B, N)
+        position = env.echelon_position() if self.echelon else env.inventory_position()  # (B, N)
+        order = self.mu + (S - position - self.mu) / T  # (B, N)
+        return np.clip(np.rint(order), 0, env.order_cap).astype(np.int64)[:, :, None]
+
+
+class ForecastEchelonProportional(ProportionalOrderUpTo):
+    """Echelon base-stock with levels k_i * mu(t), mu the smoothed customer demand (serial).  params: alpha, k_i."""
+
+    name = "forecast_echelon_proportional"
+    echelon, proportional, smoothed = True, True, False
+
+
+class ForecastInstallationProportional(ProportionalOrderUpTo):
+    """Installation base-stock with levels k_i * mu_i(t), mu_i the smoothed demand stage i sees (multi-index on a
+    network).  params: alpha, k_i (serial); alpha, mu_0, k per node and supplier (network)."""
+
+    name = "forecast_installation_proportional"
+    echelon, proportional, smoothed = False, True, False
+
+
+class POUTEchelonStatic(ProportionalOrderUpTo):
+    """POUT on the echelon position with constant levels S_i (serial).  params: alpha, S_i, T_i."""
+
+    name = "pout_echelon_static"
+    echelon, proportional, smoothed = True, False, True
+
+
+class POUTEchelon(ProportionalOrderUpTo):
+    """POUT on the echelon position with levels k_i * mu(t) (serial).  params: alpha, k_i, T_i."""
+
+    name = "pout_echelon"
+    echelon, proportional, smoothed = True, True, True
+
+
+class POUTInstallationStatic(ProportionalOrderUpTo):
+    """POUT on the installation position with constant levels S_i (multi-index on a network).
+    params: alpha, S_i, T_i (serial); alpha, mu_0, S per node and supplier, T per node (network)."""
+
+    name = "pout_installation_static"
+    echelon, proportional, smoothed = False, False, True
+
+
+class POUTInstallation(ProportionalOrderUpTo):
+    """POUT on the installation position with levels k_i * mu_i(t) (multi-index on a network).
+    params: alpha, k_i, T_i (serial); alpha, mu_0, k per node and supplier, T per node (network)."""
+
+    name = "pout_installation"
+    echelon, proportional, smoothed = False, True, True
+
+
 class PassThrough(_ParamPolicy):
     """Order what was demanded of the agent last period (the first period: what the env shows at reset)."""
 
@@ -451,6 +656,7 @@ class NetworkLayout:
     cap: np.ndarray  # (P,) largest order on it
     rank: np.ndarray  # (P,) position among the node's suppliers, fastest first
     upto: np.ndarray  # (P, P) 1 where p' is a supplier of the same node at or before p in that order
+    slowest: np.ndarray  # (P,) bool: the node's last supplier in that order (its position is the node's whole position)
 
 
 _LAYOUTS: "weakref.WeakKeyDictionary[Any, NetworkLayout]" = weakref.WeakKeyDictionary()
@@ -464,17 +670,24 @@ def network_layout(env: Any) -> NetworkLayout:
         node, edge, dim = (np.array([x[k] for x in dims], dtype=np.int64) for k in range(3))
         rank = np.array([sum(1 for j, _, _ in dims[:p] if j == i) for p, (i, _, _) in enumerate(dims)])
         upto = ((node[:, None] == node[None, :]) & (rank[:, None] <= rank[None, :])).astype(np.float64)
-        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto)
+        slowest = rank == np.array([rank[node == i].max() for i in node])
+        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto, slowest)
         _LAYOUTS[env] = layout
     return layout
 
 
-def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
+def _multi_index_orders(
+    env: Any, levels: np.ndarray, feed_forward: np.ndarray | None = None, smoothing: np.ndarray | None = None
+) -> np.ndarray:
     """Multi-index base-stock on a network.  levels (B, P) in ``_network_dims`` order -> actions (B, N, D).
 
     For supplier e of node i (fastest first): position = on-hand - owed to customers + pipeline arriving
     within L_e periods + units owed on this or faster edges + what was just ordered from faster ones;
     order clip(S_{i,e} - position, 0, cap).
+
+    POUT form (``smoothing`` T (B, N) per node, ``feed_forward`` mu (B, N) per node): the gap is closed at
+    1/T_i per period around the forecast, order clip(f + (S_{i,e} - position - f) / T_i, 0, cap) with f = mu_i
+    on the node's slowest supplier and 0 on faster ones (T_i = 1 gives the plain orders above).
     """
     lay = network_layout(env)
     arriving = np.cumsum(env.pipeline, axis=2)[:, lay.node, lay.lead - 1]  # (B, P) pipeline within L_e
@@ -484,7 +697,11 @@ def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
     placed = np.zeros((env.n_envs, env.n_agents))  # (B, N) ordered so far this period from faster suppliers
     for r in range(int(lay.rank.max()) + 1):  # a node appears once per rank, so the indexed add is safe
         sel = np.flatnonzero(lay.rank == r)
-        q[:, sel] = np.clip(np.rint(levels[:, sel] - position[:, sel] - placed[:, lay.node[sel]]), 0, lay.cap[sel])
+        gap = levels[:, sel] - position[:, sel] - placed[:, lay.node[sel]]  # (B, |sel|)
+        if smoothing is not None:
+            f = np.where(lay.slowest[sel], feed_forward[:, lay.node[sel]], 0.0)  # (B, |sel|)
+            gap = f + (gap - f) / smoothing[:, lay.node[sel]]
+        q[:, sel] = np.clip(np.rint(gap), 0, lay.cap[sel])
         placed[:, lay.node[sel]] += q[:, sel]
     actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
     actions[:, lay.node, lay.dim] = q
@@ -497,12 +714,17 @@ def _multi_index_orders(env: Any, levels: np.ndarray) -> np.ndarray:
 POLICIES: dict[str, type] = {
     cls.name: cls
     for cls in (
-        InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, ForecastBaseStock, PassThrough, ConstantOrder
+        InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, ForecastBaseStock,
+        ForecastEchelonProportional, ForecastInstallationProportional, POUTEchelonStatic, POUTEchelon,
+        POUTInstallationStatic, POUTInstallation, PassThrough, ConstantOrder,
     )
 }
 
 #: baselines that exist on a network (the others need a chain's echelon structure)
-NETWORK_POLICIES = ("installation_base_stock", "forecast_base_stock", "pass_through", "constant_order")
+NETWORK_POLICIES = (
+    "installation_base_stock", "forecast_base_stock", "forecast_installation_proportional", "pout_installation",
+    "pass_through", "constant_order",
+)
 
 
 def policy_names(kind: str) -> list[str]:
@@ -526,6 +748,12 @@ def explicit_params(name: str, config: BaselineConfig, n_params: int) -> np.ndar
         "constant_order": config.constant_orders,
         "forecast_echelon": ([] if config.forecast_alpha is None else [config.forecast_alpha]) + config.forecast_safety,
         "forecast_base_stock": config.forecast_base_stock,
+        "forecast_echelon_proportional": config.forecast_echelon_proportional,
+        "forecast_installation_proportional": config.forecast_installation_proportional,
+        "pout_echelon": config.pout_echelon,
+        "pout_echelon_static": config.pout_echelon_static,
+        "pout_installation": config.pout_installation,
+        "pout_installation_static": config.pout_installation_static,
     }.get(name, [])
     if n_params == 0:
         return np.zeros(0)
