@@ -50,12 +50,13 @@ def test_given_parameters_give_exactly_the_simulated_per_file_costs(monkeypatch,
 def test_all_baselines_are_tuned_off_sample_and_never_beat_the_bound(monkeypatch, serial_dir, tmp_path):
     out, plots = tmp_path / "all.json", tmp_path / "plots"
     run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(serial_dir), "--baselines", "--set", "env.episode_length=40",
-             "--set", "baselines.tune_paths=6", "--output_json", str(out), "--plots", str(plots))
+             "--set", "baselines.tune_paths=6", "--set", "baselines.max_sweeps=2", "--output_json", str(out), "--plots", str(plots))
     rows = json.loads(out.read_text())["policies"]
     bound = np.array(rows.pop(evaluate_main.BOUND)["episode_cost"])
     assert set(rows) == {
         "installation_base_stock", "echelon_base_stock", "s_S", "forecast_echelon", "forecast_base_stock", "pass_through",
-        "constant_order",
+        "constant_order", "forecast_echelon_proportional", "forecast_installation_proportional", "pout_echelon_static",
+        "pout_echelon", "pout_installation_static", "pout_installation",
     }
     for name, row in rows.items():
         assert (bound <= np.array(row["episode_cost"]) + 1e-6).all(), name
