@@ -3,6 +3,7 @@ cooperative matrix game, determinism and model files. Runs on small analytic env
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from agents.centralized_critic import ValueNormalizer
-from agents.happo_agent import HAPPOTrainer, load_policy, save_checkpoint
+from agents.happo_agent import HAPPOTrainer, load_policy, ppo_actor_update, save_checkpoint
 from agents.policy_networks import ActorGroup
 from agents.replay_buffer import Batch, compute_gae
 from utils.config import ExperimentConfig, apply_overrides
@@ -217,6 +218,85 @@ def test_mappo_and_ippo_use_no_m_factor():
         trainer = HAPPOTrainer(make_config(f"train.algorithm={algorithm}", "train.lr_actor=0.05"), env)
         trainer.update(random_batch(env, 16, seed=1))
         assert all(torch.equal(f, torch.ones(16)) for f in trainer.last_factors.values())
+
+
+def test_each_agent_moves_towards_the_action_its_own_advantage_favours():
+    # Agent k's advantage favours action k (+1 for it, -0.5 for the others). The batch holds every joint
+    # action equally often, so one agent's action says nothing about another's: trained on another
+    # agent's advantage column, an agent sees no signal and stays near uniform; on a negated one it
+    # moves away from its action. (Balanced, the HAPPO factor M of the earlier agents weighs each of an
+    # agent's actions alike and does not change its direction.)
+    env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4)
+    trainer = HAPPOTrainer(make_config("seed=6", "train.lr_actor=0.005", "train.n_minibatches=1"), env)
+    N = 3
+    actions = torch.tensor(list(itertools.product(range(3), repeat=N))).repeat(2, 1).unsqueeze(-1)  # (54, N, 1)
+    n = actions.shape[0]
+    advantages = torch.stack([torch.where(actions[:, k, 0] == k, 1.0, -0.5) for k in range(N)], 1)  # (n, N)
+    batch = Batch(obs=torch.ones(n, N, 1), state=torch.ones(n, 1), actions=actions, values=torch.zeros(n, N),
+                  advantages=advantages, returns=advantages)
+    obs = torch.ones(1, 1)
+    with torch.no_grad():
+        before = [a.log_probs_all(obs)[0, 0].exp() for a in trainer.actors.actors]  # (K,) each
+    trainer.update(batch)
+    with torch.no_grad():
+        after = [a.log_probs_all(obs)[0, 0].exp() for a in trainer.actors.actors]
+    # measured: +0.26..0.28 for the favoured action, -0.13..-0.14 for each other; |change| < 0.004 when
+    # the columns are swapped
+    for k in range(N):
+        change = after[k] - before[k]
+        assert change[k] > 0.15, (k, change)
+        assert all(change[j] < -0.05 for j in range(3) if j != k), (k, change)
+
+
+def test_m_factor_weights_the_gradient_of_the_later_agents_loss():
+    # One plain-SGD step on agent 2 (updated last): at the first step r = 1, nothing is clipped, and
+    # d loss / d theta = -mean(M * A * d log pi(a|o) / d theta). The expected step is computed here from
+    # M = the product of the ratios of agents 0 and 1 before and after their update, and from the
+    # batch's advantages normalised here; M != 1 varies per sample, so dropping M changes the step.
+    env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4, obs_dim=2)
+    cfg = make_config("seed=5", "train.fixed_order=true", "train.lr_actor=0.05", "train.ppo_epochs=1",
+                      "train.n_minibatches=1", "train.entropy_coef=0", "train.max_grad_norm=1e9")
+    trainer = HAPPOTrainer(cfg, env)
+    lr = 0.1
+    trainer.actor_optimizers[2] = torch.optim.SGD(trainer.actors.actors[2].parameters(), lr=lr)
+    batch = random_batch(env, 64, seed=3)
+    old = log_probs(trainer, batch)
+    reference = copy.deepcopy(trainer.actors.actors[2])
+    before = [p.detach().clone() for p in trainer.actors.actors[2].parameters()]
+    trainer.update(batch)
+    new = log_probs(trainer, batch)
+    factor = torch.exp((new[0] - old[0]) + (new[1] - old[1]))
+    assert factor.std() > 0.05 and (factor - 1).abs().max() > 0.1  # a clearly non-trivial M
+
+    adv = batch.advantages[:, 2]
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+    def sgd_step(weight: torch.Tensor) -> list[torch.Tensor]:
+        actor = copy.deepcopy(reference)
+        log_prob, _ = actor.log_prob_entropy(batch.obs[:, 2], batch.actions[:, 2])
+        (-(weight * adv * log_prob).mean()).backward()
+        return [-lr * p.grad for p in actor.parameters()]
+
+    moved = [p.detach() - b for p, b in zip(trainer.actors.actors[2].parameters(), before)]
+    expected, without_m = sgd_step(factor), sgd_step(torch.ones(64))
+    for m, e in zip(moved, expected):
+        torch.testing.assert_close(m, e, rtol=1e-4, atol=1e-7)
+    distance = lambda xs, ys: sum(float((x - y).square().sum()) for x, y in zip(xs, ys)) ** 0.5  # noqa: E731
+    # the test can tell: ignoring M would have moved agent 2 clearly differently
+    assert distance(without_m, expected) > 0.1 * distance(expected, [torch.zeros_like(e) for e in expected])
+
+    # ppo_actor_update itself: the loss is linear in M*A at r = 1, so doubling M doubles the first step
+    steps = []
+    for weight in (factor, 2 * factor):
+        actor = copy.deepcopy(reference)
+        start = [p.detach().clone() for p in actor.parameters()]
+        with torch.no_grad():
+            old_2, _ = actor.log_prob_entropy(batch.obs[:, 2], batch.actions[:, 2])
+        ppo_actor_update(actor, torch.optim.SGD(actor.parameters(), lr=lr), batch.obs[:, 2], batch.actions[:, 2],
+                         adv, weight, old_2, cfg.train, torch.Generator().manual_seed(0))
+        steps.append([p.detach() - s for p, s in zip(actor.parameters(), start)])
+    for one, two in zip(*steps):
+        torch.testing.assert_close(two, 2 * one, rtol=1e-4, atol=1e-7)
 
 
 def test_ippo_critic_sees_only_each_agents_own_observation():
