@@ -361,19 +361,24 @@ def test_single_agent_happo_update_is_a_plain_ppo_update():
 PENALTY_GAME = np.array([[10.0, 0.0, -10.0], [0.0, 2.0, 0.0], [-10.0, 0.0, 10.0]])
 
 
-def test_happo_coordinates_on_the_optimum_of_the_penalty_game():
+def test_happo_coordinates_on_the_optimum_of_the_penalty_game_over_many_seeds():
+    # A success rate over 16 seeds, not the outcome of a few chosen ones. Short runs (12 iterations of
+    # 128 one-step games, 3 epochs, step size 1e-2) keep the test fast. Measured over seeds 0..59 with
+    # these settings: HAPPO reaches an optimum in 56 of 60 (15 of these 16) and otherwise settles on the
+    # safe middle; MAPPO (no M factor) in only 37 of 60 (9 of these 16). Independent success with
+    # p = 0.93 gives 13 or more of 16 with probability ~0.98, with MAPPO's p = 0.62 ~0.08: the threshold
+    # tells HAPPO from a trainer that drops the sequential correction.
     greedy_payoffs = []
-    for seed in range(5):
-        cfg = make_config(f"seed={seed}", "train.n_envs=256", "train.lr_actor=3e-3", "train.lr_critic=3e-3",
-                          "train.n_minibatches=1")
-        trainer = HAPPOTrainer(cfg, OneShotGameEnv(PENALTY_GAME, n_envs=256))
-        for _ in range(60):
+    for seed in range(16):
+        cfg = make_config(f"seed={seed}", "train.n_envs=128", "train.lr_actor=1e-2", "train.lr_critic=1e-2",
+                          "train.ppo_epochs=3", "train.n_minibatches=1")
+        trainer = HAPPOTrainer(cfg, OneShotGameEnv(PENALTY_GAME, n_envs=128))
+        for _ in range(12):
             trainer.train_iteration()
         a = trainer.policy().act(np.ones((1, 2, 1), np.float32))[0, :, 0]
-        greedy_payoffs.append(PENALTY_GAME[a[0], a[1]])
-    # measured: 4 of these 5 seeds reach an optimum, one settles on the safe middle (2)
-    assert sum(p == 10.0 for p in greedy_payoffs) >= 4, greedy_payoffs
-    assert min(greedy_payoffs) >= 2.0  # never a miscoordinated pair
+        greedy_payoffs.append(float(PENALTY_GAME[a[0], a[1]]))
+    assert sum(p == 10.0 for p in greedy_payoffs) >= 13, greedy_payoffs
+    assert min(greedy_payoffs) >= 2.0, greedy_payoffs  # never a miscoordinated pair
 
 
 # ----------------------------------------------------------------------------------------------
