@@ -221,22 +221,17 @@ class HAPPOTrainer:
         env, buf = self.env, self.buffer
         buf.reset()
         obs_np, _ = env.reset(seed=self.episode_seed(self.iteration))
-        obs = torch.from_numpy(obs_np)
-        state = torch.from_numpy(env.state())
-        values = self.raw_values(state, obs)
+        layers = self.actors.stacked_layers()  # the actors do not change within a rollout: stack them once
         cost = np.zeros(env.n_envs)
         for _ in range(env.episode_length):
-            actions, _ = self.actors.act(obs, deterministic=False, generator=self.generator)
-            obs_np, rewards, terminated, truncated, info = env.step(actions.numpy())
-            next_obs = torch.from_numpy(obs_np)
-            next_state = torch.from_numpy(env.state())
-            next_values = self.raw_values(next_state, next_obs)  # V(s_{t+1}) before any reset: the bootstrap
-            buf.add(
-                obs, state, actions, torch.from_numpy(rewards), values, next_values,
-                torch.from_numpy(terminated), torch.from_numpy(truncated),
-            )
+            obs = buf.add_observation(obs_np, env.state())  # (B, N, obs_dim) float32
+            actions_np = self.actors.sample(obs, self.generator, layers).numpy()  # (B, N, D)
+            obs_np, rewards, terminated, truncated, info = env.step(actions_np)
+            buf.add(actions_np, rewards, terminated, truncated)
             cost += info["cost"].sum(1)
-            obs, state, values = next_obs, next_state, next_values
+        buf.add_observation(obs_np, env.state())  # s_T, before any reset: the bootstrap of the last step
+        # V(s_0) .. V(s_T) in one forward pass ((T + 1) * B rows)
+        buf.set_values(self.raw_values(buf.state.flatten(0, 1), buf.obs.flatten(0, 1)))
         self.env_steps += env.n_envs * env.episode_length
         return float(cost.mean())
 

@@ -49,9 +49,20 @@ def choice_mask(action_nvec: np.ndarray, n_choices: int) -> torch.Tensor:
     return torch.arange(n_choices) < nvec[..., None]
 
 
-def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities over the existing choices only.  logits (..., D, K), mask (D, K) -> (..., D, K)."""
-    return torch.log_softmax(logits.masked_fill(~mask, MASKED_LOGIT), dim=-1)
+def masked_log_softmax(logits: torch.Tensor, missing: torch.Tensor | None) -> torch.Tensor:
+    """Log-probabilities over the existing choices only.  logits (..., D, K), missing bool (D, K) -> (..., D, K).
+
+    missing: True where a choice does not exist (``~choice_mask``); None when every choice exists, which
+    skips a copy of the logits (the serial chain and the paper's network have no missing choice).
+    """
+    if missing is not None:
+        logits = logits.masked_fill(missing, MASKED_LOGIT)
+    return torch.log_softmax(logits, dim=-1)
+
+
+def missing_choices(mask: torch.Tensor) -> torch.Tensor | None:
+    """The argument of ``masked_log_softmax`` for a choice mask: its complement, or None if nothing is missing."""
+    return None if bool(mask.all()) else ~mask
 
 
 def sample_categorical(log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -85,11 +96,17 @@ class CategoricalActor(nn.Module):
         self.n_choices = int(n_choices)
         self.net = mlp(obs_dim, hidden_sizes, self.n_dims * self.n_choices, 0.01, generator)
         self.register_buffer("mask", choice_mask(action_nvec, self.n_choices), persistent=False)  # (D, K)
+        self.register_buffer("missing", missing_choices(self.mask), persistent=False)  # (D, K) or None
 
     def log_probs_all(self, obs: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of every choice.  obs (M, obs_dim) -> (M, D, K)."""
         logits = self.net(obs).view(obs.shape[0], self.n_dims, self.n_choices)
-        return masked_log_softmax(logits, self.mask)
+        return masked_log_softmax(logits, self.missing)
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Joint log-probability of the factored distribution, without the entropy (the update's
+        before/after evaluations over the whole batch need only this).  obs (M, obs_dim), actions int64 (M, D) -> (M,)"""
+        return self.log_probs_all(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)
 
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Joint log-probability and entropy of the factored distribution (sums over dimensions).
@@ -122,9 +139,15 @@ class ActorGroup(nn.Module):
             for i in range(self.n_agents)
         )
         self.register_buffer("mask", choice_mask(action_nvec, self.n_choices), persistent=False)  # (N, D, K)
+        self.register_buffer("missing", missing_choices(self.mask), persistent=False)  # (N, D, K) or None
 
-    def _stacked_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer: weights (N, in, out) and biases (N, 1, out) of all agents, for torch.baddbmm."""
+    @torch.no_grad()
+    def stacked_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer: weights (N, in, out) and biases (N, 1, out) of all agents, for torch.baddbmm.
+
+        A copy of the current parameters: a rollout stacks them once and passes them to every step's
+        ``sample`` (the actors do not change within a rollout) instead of restacking them at each step.
+        """
         layers = []
         linears = [[m for m in a.net if isinstance(m, nn.Linear)] for a in self.actors]
         for j in range(len(linears[0])):
@@ -134,26 +157,44 @@ class ActorGroup(nn.Module):
         return layers
 
     @torch.no_grad()
-    def log_probs_all(self, obs: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of every choice of every agent.  obs (B, N, obs_dim) -> (B, N, D, K)."""
+    def log_probs_all(
+        self, obs: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """Log-probabilities of every choice of every agent.  obs (B, N, obs_dim) -> (B, N, D, K).
+
+        layers: ``stacked_layers()`` of the current parameters; None stacks them here.
+        """
         x = obs.transpose(0, 1)  # (N, B, obs_dim): agents lead so one bmm serves them all
-        layers = self._stacked_layers()
+        layers = self.stacked_layers() if layers is None else layers
         for j, (w, b) in enumerate(layers):
             x = torch.baddbmm(b, x, w)
             if j < len(layers) - 1:
                 x = torch.tanh(x)
         logits = x.transpose(0, 1).reshape(obs.shape[0], self.n_agents, self.n_dims, self.n_choices)
-        return masked_log_softmax(logits, self.mask)
+        return masked_log_softmax(logits, self.missing)
 
     @torch.no_grad()
     def act(
-        self, obs: torch.Tensor, deterministic: bool, generator: torch.Generator | None = None
+        self,
+        obs: torch.Tensor,
+        deterministic: bool,
+        generator: torch.Generator | None = None,
+        layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Actions of all agents and their joint log-probabilities (summed over dimensions).
 
         obs (B, N, obs_dim) -> actions int64 (B, N, D), log_prob (B, N).
         deterministic: argmax (evaluation); otherwise a sample drawn with `generator` (training).
+        layers: ``stacked_layers()`` of the current parameters (a rollout passes them); None stacks them here.
         """
-        logp = self.log_probs_all(obs)  # (B, N, D, K)
+        logp = self.log_probs_all(obs, layers)  # (B, N, D, K)
         actions = logp.argmax(-1) if deterministic else sample_categorical(logp, generator)
         return actions, logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    @torch.no_grad()
+    def sample(
+        self, obs: torch.Tensor, generator: torch.Generator, layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """The actions ``act(obs, deterministic=False, generator)`` draws, without their log-probabilities
+        (a rollout does not use them).  obs (B, N, obs_dim) -> int64 (B, N, D)."""
+        return sample_categorical(self.log_probs_all(obs, layers), generator)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -62,51 +63,67 @@ class Batch:
 
 
 class RolloutBuffer:
-    """Preallocated storage for one rollout of T steps of B envs with N agents."""
+    """Preallocated storage for one rollout of T steps of B envs with N agents.
+
+    Observations and states have T + 1 slots, s_0 .. s_T: the rollout never resets an env within itself,
+    so the state a step leads to is the next step's state, and s_T is kept only for V(s_T). The critic's
+    values are therefore set once for all T + 1 states after the rollout (``set_values``) rather than
+    evaluated step by step: one large forward instead of T + 1 small ones, and the same numbers, since
+    every row of a batched forward is computed independently of the others.
+
+    Steps are written from the env's numpy arrays through numpy views of the tensors (a plain copy, no
+    tensor wrapping per step).
+    """
 
     def __init__(self, T: int, B: int, N: int, obs_dim: int, state_dim: int, n_dims: int) -> None:
         self.T, self.B, self.N = T, B, N
-        self.obs = torch.zeros(T, B, N, obs_dim)
-        self.state = torch.zeros(T, B, state_dim)
+        self.obs = torch.zeros(T + 1, B, N, obs_dim)  # s_0 .. s_T
+        self.state = torch.zeros(T + 1, B, state_dim)
         self.actions = torch.zeros(T, B, N, n_dims, dtype=torch.long)
-        self.rewards = torch.zeros(T, B, N)
-        self.values = torch.zeros(T, B, N)  # V(s_t), raw
-        self.next_values = torch.zeros(T, B, N)  # V(s_{t+1}) of the step's own next state, raw
+        self.rewards = torch.zeros(T, B, N)  # float32, rounded from the env's float64 rewards
+        self.all_values = torch.zeros(T + 1, B, N)  # V(s_0) .. V(s_T), raw
+        self.values = self.all_values[:-1]  # (T, B, N) V(s_t)
+        self.next_values = self.all_values[1:]  # (T, B, N) V(s_{t+1}) of the step's own next state
         self.terminated = torch.zeros(T, B, dtype=torch.bool)
         self.truncated = torch.zeros(T, B, dtype=torch.bool)
+        # numpy views of the same memory, written at every step
+        self._np = {name: getattr(self, name).numpy() for name in
+                    ("obs", "state", "actions", "rewards", "terminated", "truncated")}
         self.t = 0
 
-    def add(
-        self,
-        obs: torch.Tensor,
-        state: torch.Tensor,
-        actions: torch.Tensor,
-        rewards: torch.Tensor,
-        values: torch.Tensor,
-        next_values: torch.Tensor,
-        terminated: torch.Tensor,
-        truncated: torch.Tensor,
-    ) -> None:
-        """Store step t.  obs (B, N, obs_dim), state (B, S), actions (B, N, D), rewards/values/next_values
-        (B, N), terminated/truncated (B,)."""
+    def add_observation(self, obs: np.ndarray, state: np.ndarray) -> torch.Tensor:
+        """Store s_t (t = the step about to be taken, or T after the last step).  obs (B, N, obs_dim),
+        state (B, S).  Returns the stored observation, a (B, N, obs_dim) float32 tensor view."""
+        self._np["obs"][self.t] = obs
+        self._np["state"][self.t] = state
+        return self.obs[self.t]
+
+    def add(self, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """Store step t's action and outcome, then move to step t + 1.  actions (B, N, D), rewards (B, N),
+        terminated/truncated (B,)."""
         t = self.t
-        self.obs[t], self.state[t], self.actions[t] = obs, state, actions
-        self.rewards[t], self.values[t], self.next_values[t] = rewards, values, next_values
-        self.terminated[t], self.truncated[t] = terminated, truncated
+        self._np["actions"][t] = actions
+        self._np["rewards"][t] = rewards
+        self._np["terminated"][t] = terminated
+        self._np["truncated"][t] = truncated
         self.t += 1
+
+    def set_values(self, values: torch.Tensor) -> None:
+        """Raw critic values of all stored states.  values ((T + 1) * B, N) or (T + 1, B, N)."""
+        self.all_values.copy_(values.view_as(self.all_values))
 
     def full(self) -> bool:
         return self.t == self.T
 
     def batch(self, gamma: float, lam: float) -> Batch:
-        """GAE over the stored steps, everything flattened to M = T * B samples."""
+        """GAE over the stored steps, everything flattened to M = T * B samples (time-major: t * B + b)."""
         advantages, returns = compute_gae(
             self.rewards, self.values, self.next_values, self.terminated, self.truncated, gamma, lam
         )
         M = self.T * self.B
         return Batch(
-            obs=self.obs.reshape(M, self.N, -1),
-            state=self.state.reshape(M, -1),
+            obs=self.obs[:-1].reshape(M, self.N, -1),
+            state=self.state[:-1].reshape(M, -1),
             actions=self.actions.reshape(M, self.N, -1),
             values=self.values.reshape(M, self.N),
             advantages=advantages.reshape(M, self.N),
