@@ -68,17 +68,21 @@ class ValueNormalizer(nn.Module):
 class CentralizedCritic(nn.Module):
     """V(s) for every agent from the global state: one shared MLP trunk, one output head per agent."""
 
+    reads_state, reads_obs = True, False  # which inputs of forward() are used (callers may pass None for the other)
+
     def __init__(self, state_dim: int, n_agents: int, hidden_sizes: list[int], generator: torch.Generator) -> None:
         super().__init__()
         self.net = mlp(state_dim, hidden_sizes, n_agents, 1.0, generator)
 
-    def forward(self, state: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, state: torch.Tensor, obs: torch.Tensor | None) -> torch.Tensor:
         """Normalised values.  state (M, state_dim), obs (M, N, obs_dim) (unused) -> (M, N)."""
         return self.net(state)
 
 
 class LocalCritics(nn.Module):
     """IPPO: agent i's critic sees only its own observation; the N critics are evaluated in one bmm."""
+
+    reads_state, reads_obs = False, True  # which inputs of forward() are used (callers may pass None for the other)
 
     def __init__(self, obs_dim: int, n_agents: int, hidden_sizes: list[int], generator: torch.Generator) -> None:
         super().__init__()
@@ -93,7 +97,7 @@ class LocalCritics(nn.Module):
             self.biases.append(nn.Parameter(torch.zeros(n_agents, 1, h)))
             width = h
 
-    def forward(self, state: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, state: torch.Tensor | None, obs: torch.Tensor) -> torch.Tensor:
         """Normalised values.  state (M, state_dim) (unused), obs (M, N, obs_dim) -> (M, N)."""
         x = obs.transpose(0, 1)  # (N, M, obs_dim)
         for j, (w, b) in enumerate(zip(self.weights, self.biases)):

@@ -115,27 +115,31 @@ def ppo_actor_update(
     clipped objective on the weighted advantage M*A.
     """
     weighted_adv = factor * advantages  # (M,)
-    sums = {"policy_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
-    n_steps = 0
+    parameters = list(actor.parameters())
+    step_stats = []  # per minibatch step: policy loss, entropy, approx KL, clip fraction, as a (4,) tensor
     for _ in range(cfg.ppo_epochs):
         for idx in minibatch_indices(obs.shape[0], cfg.n_minibatches, generator):
-            log_prob, entropy = actor.log_prob_entropy(obs[idx], actions[idx])
-            log_ratio = log_prob - old_log_prob[idx]
+            # index_select gathers the same rows as obs[idx], several times faster than advanced indexing
+            log_prob, entropy = actor.log_prob_entropy(obs.index_select(0, idx), actions.index_select(0, idx))
+            log_ratio = log_prob - old_log_prob.index_select(0, idx)
             ratio = log_ratio.exp()
-            surrogate = torch.min(ratio * weighted_adv[idx], ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * weighted_adv[idx])
+            adv = weighted_adv.index_select(0, idx)
+            surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
             policy_loss = -surrogate.mean()
-            loss = policy_loss - cfg.entropy_coef * entropy.mean()
+            entropy_mean = entropy.mean()
+            loss = policy_loss - cfg.entropy_coef * entropy_mean
             optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(actor.parameters(), cfg.max_grad_norm)
+            nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
-                sums["policy_loss"] += policy_loss.item()
-                sums["entropy"] += entropy.mean().item()
-                sums["approx_kl"] += ((ratio - 1) - log_ratio).mean().item()  # Schulman's unbiased KL estimate
-                sums["clip_frac"] += ((ratio - 1).abs() > cfg.clip_eps).float().mean().item()
-            n_steps += 1
-    return {k: v / n_steps for k, v in sums.items()}
+                kl = ((ratio - 1) - log_ratio).mean()  # Schulman's unbiased KL estimate
+                clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
+                step_stats.append(torch.stack([policy_loss, entropy_mean, kl, clip_frac]))
+    # one conversion at the end instead of four .item() per step; averaged in Python floats, step by step
+    rows = torch.stack(step_stats).tolist()  # (steps, 4)
+    names = ("policy_loss", "entropy", "approx_kl", "clip_frac")
+    return {name: sum(row[j] for row in rows) / len(rows) for j, name in enumerate(names)}
 
 
 def clipped_value_loss(
@@ -250,20 +254,21 @@ class HAPPOTrainer:
         factor = torch.ones(batch.obs.shape[0])  # (M,) M of the next agent in the order
         self.last_order, self.last_factors = order, {}
         totals: dict[str, float] = {}
-        for k in order:
+        for position, k in enumerate(order):
             actor = self.actors.actors[k]
-            obs_k, actions_k = batch.obs[:, k], batch.actions[:, k]  # (M, obs_dim), (M, D)
+            # this agent's columns, made contiguous once: every minibatch gathers its rows from them
+            obs_k, actions_k = batch.obs[:, k].contiguous(), batch.actions[:, k].contiguous()  # (M, obs_dim), (M, D)
             with torch.no_grad():
-                old_log_prob, _ = actor.log_prob_entropy(obs_k, actions_k)  # (M,)
+                old_log_prob = actor.log_prob(obs_k, actions_k)  # (M,)
             self.last_factors[k] = factor
             stats = ppo_actor_update(
                 actor, self.actor_optimizers[k], obs_k, actions_k, advantages[:, k], factor, old_log_prob, cfg, self.generator
             )
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value / self.n_agents
-            if cfg.algorithm == "happo":
+            if cfg.algorithm == "happo" and position < len(order) - 1:  # no agent follows the last one
                 with torch.no_grad():
-                    new_log_prob, _ = actor.log_prob_entropy(obs_k, actions_k)
+                    new_log_prob = actor.log_prob(obs_k, actions_k)
                     factor = factor * torch.exp(new_log_prob - old_log_prob)
         last_factor = self.last_factors[order[-1]]
         totals["m_mean"] = float(last_factor.mean())
@@ -277,20 +282,25 @@ class HAPPOTrainer:
         self.value_norm.update(batch.returns)
         targets = self.value_norm.normalize(batch.returns)  # (M, N)
         old_values = self.value_norm.normalize(batch.values)  # rollout predictions in the new units
-        total, n_steps = 0.0, 0
+        parameters = list(self.critic.parameters())
+        losses = []  # per minibatch step, as tensors: converted once at the end
         for _ in range(cfg.ppo_epochs):
             for idx in minibatch_indices(batch.obs.shape[0], cfg.n_minibatches, self.generator):
-                values = self.critic(batch.state[idx], batch.obs[idx])
-                loss = clipped_value_loss(values, old_values[idx], targets[idx], cfg.value_clip, cfg.huber_delta)
+                # gather only the input this critic reads (index_select: see ppo_actor_update)
+                state = batch.state.index_select(0, idx) if self.critic.reads_state else None
+                obs = batch.obs.index_select(0, idx) if self.critic.reads_obs else None
+                values = self.critic(state, obs)
+                loss = clipped_value_loss(
+                    values, old_values.index_select(0, idx), targets.index_select(0, idx), cfg.value_clip, cfg.huber_delta
+                )
                 self.critic_optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
                 self.critic_optimizer.step()
-                total += loss.item()
-                n_steps += 1
+                losses.append(loss.detach())
         residual_var = (batch.returns - batch.values).var()
         explained = 1.0 - float(residual_var / batch.returns.var().clamp(min=1e-12))
-        return {"critic_loss": total / n_steps, "explained_variance": explained}
+        return {"critic_loss": sum(torch.stack(losses).tolist()) / len(losses), "explained_variance": explained}
 
     def set_learning_rates(self) -> float:
         """Step sizes of this iteration: constant, or falling linearly to 0 over total_env_steps (the
