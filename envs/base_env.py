@@ -128,16 +128,23 @@ class BatchedInventoryEnv:
         )  # (B, S, k)
 
     def _observation(self) -> np.ndarray:
-        obs = self._raw_observation().astype(np.float32)  # (B, N, raw_dim)
-        obs /= self.obs_scale
+        """(B, N, obs_dim) float32: the subclass's raw features, demand history and shared customer demand,
+        all divided by obs_scale, then the fraction of the episode left. Written into one new array
+        rather than concatenated (called twice a step in training: for the observation and the state)."""
+        raw = self._raw_observation()  # (B, N, raw_dim) int
+        obs = np.empty((self.n_envs, self.n_agents, self.obs_dim), dtype=np.float32)
+        end = raw.shape[2]
+        obs[:, :, :end] = raw
         if self.obs_demand_history:
-            obs = np.concatenate([obs, self.demand_history.astype(np.float32) / self.obs_scale], axis=2)
+            obs[:, :, end : end + self.obs_demand_history] = self.demand_history
+            end += self.obs_demand_history
         if self.obs_shared_demand:  # the same customer-demand history for every agent (information sharing)
-            shared = self.customer_history.reshape(self.n_envs, 1, -1).astype(np.float32) / self.obs_scale
-            obs = np.concatenate([obs, np.repeat(shared, self.n_agents, axis=1)], axis=2)
+            width = self.n_streams * self.obs_shared_demand
+            obs[:, :, end : end + width] = self.customer_history.reshape(self.n_envs, 1, width)
+            end += width
+        obs[:, :, :end] /= self.obs_scale  # float32 / float32: as each part converted and divided on its own
         if self.obs_time_left:
-            left = np.full((self.n_envs, self.n_agents, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
-            obs = np.concatenate([obs, left], axis=2)
+            obs[:, :, end] = 1.0 - self.t / self.episode_length
         return obs
 
     def _check_demand(self, demand: np.ndarray) -> np.ndarray:

@@ -153,6 +153,9 @@ class NetworkEnv(BatchedInventoryEnv):
         # per-node receiving shipping cost as a matrix so costs are one product: (E, N)
         self.ship_cost_matrix = np.zeros((len(supplier), N))
         self.ship_cost_matrix[np.arange(len(supplier)), self.edge_customer] = ship_cost
+        # edge -> its customer node, so per-node sums over in-edges are one integer product: (E, N)
+        self.edge_into_node = np.zeros((len(supplier), N), dtype=np.int64)
+        self.edge_into_node[np.arange(len(supplier)), self.edge_customer] = 1
         self.holding_cost = np.array([n.holding_cost for n in net.nodes])  # (N,)
         self.shortage_cost = np.array([n.shortage_cost for n in net.nodes])  # (N,)
         self.initial_on_hand = np.array([n.initial_on_hand for n in net.nodes], dtype=np.int64)
@@ -289,23 +292,25 @@ class NetworkEnv(BatchedInventoryEnv):
     # ------------------------------------------------------------------ observation
     def supplier_owed(self) -> np.ndarray:
         """Units the suppliers owe each node, summed over its suppliers.  (B, N)"""
-        owed = np.zeros((self.n_envs, self.n_agents), dtype=np.int64)
-        np.add.at(owed, (slice(None), self.edge_customer), self.owed_edge)
-        return owed
+        return self.owed_edge @ self.edge_into_node  # (B, E) @ (E, N), exact in integers
 
     def owed_to_customers(self) -> np.ndarray:
         """Units each node still owes its customers (customer nodes and customer streams).  (B, N)"""
         owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
         return owed_src[:, self.source_of].sum(axis=2)
 
-    def inventory_position(self) -> np.ndarray:
-        """On-hand - units owed to customers + pipeline + units owed by suppliers.  (B, N)"""
-        return self.on_hand - self.owed_to_customers() + self.pipeline.sum(axis=2) + self.supplier_owed()
+    def inventory_position(self, supplier_owed: np.ndarray | None = None) -> np.ndarray:
+        """On-hand - units owed to customers + pipeline + units owed by suppliers.  (B, N)
+
+        supplier_owed: ``supplier_owed()`` if the caller has it already."""
+        owed = self.supplier_owed() if supplier_owed is None else supplier_owed
+        return self.on_hand - self.owed_to_customers() + self.pipeline.sum(axis=2) + owed
 
     def _raw_observation(self) -> np.ndarray:
         parts = [self.on_hand[..., None], self.unmet[..., None], self.demand_seen[..., None], self.pipeline]
+        owed = self.supplier_owed()
         if self.obs_inventory_position:
-            parts.append(self.inventory_position()[..., None])
+            parts.append(self.inventory_position(owed)[..., None])
         if self.obs_supplier_owed:
-            parts.append(self.supplier_owed()[..., None])
+            parts.append(owed[..., None])
         return np.concatenate(parts, axis=2)  # (B, N, raw_dim)

@@ -142,12 +142,14 @@ class SerialEnv(BatchedInventoryEnv):
 
     def _raw_observation(self) -> np.ndarray:
         parts = [self.on_hand[..., None], self.backlog[..., None], self.demand_seen[..., None], self.pipeline]
+        owed = self.supplier_owed()
+        position = self.inventory_position(owed) if self.obs_inventory_position or self.obs_echelon_position else None
         if self.obs_inventory_position:
-            parts.append(self.inventory_position()[..., None])
+            parts.append(position[..., None])
         if self.obs_supplier_owed:
-            parts.append(self.supplier_owed()[..., None])
+            parts.append(owed[..., None])
         if self.obs_echelon_position:
-            parts.append(self.echelon_position()[..., None])
+            parts.append(np.cumsum(position, axis=1)[..., None])  # echelon_position() from the position above
         return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
 
     # ------------------------------------------------------------------ derived quantities
@@ -157,9 +159,12 @@ class SerialEnv(BatchedInventoryEnv):
         owed[:, :-1] = self.backlog[:, 1:]
         return owed
 
-    def inventory_position(self) -> np.ndarray:
-        """On-hand - backlog + pipeline + units owed by the supplier (installation stock).  (B, N)"""
-        return self.on_hand - self.backlog + self.pipeline.sum(axis=2) + self.supplier_owed()
+    def inventory_position(self, supplier_owed: np.ndarray | None = None) -> np.ndarray:
+        """On-hand - backlog + pipeline + units owed by the supplier (installation stock).  (B, N)
+
+        supplier_owed: ``supplier_owed()`` if the caller has it already."""
+        owed = self.supplier_owed() if supplier_owed is None else supplier_owed
+        return self.on_hand - self.backlog + self.pipeline.sum(axis=2) + owed
 
     def echelon_position(self) -> np.ndarray:
         """Echelon inventory position: the installation positions at and below each stage summed (what a
