@@ -1,36 +1,59 @@
 """End-to-end training throughput of HAPPO: environment steps per second, and where the time goes.
 
     python benchmarks/train_throughput.py [--config configs/train_serial.yaml] [--iterations 5] [--set k=v ...]
+    python benchmarks/train_throughput.py --baseline_ref b12b10e [--repeats 5] [--config ...]
+    python benchmarks/train_throughput.py --train_main [--repeats 3] [--train_iterations 20] [--config ...]
 
 One iteration = a rollout of one episode in each of train.n_envs envs plus the sequential actor updates
 and the critic update; env steps are periods summed over envs. The first iteration is a warm-up and is
 not timed. Target on a 2-core laptop CPU for the serial preset: >= 5,000 env steps/s.
+
+Two figures: env steps per second of wall-clock time, and per second of this process's CPU time. On an
+idle machine they agree (training is single-threaded); on a shared one the wall-clock figure also measures
+how often other processes got the core, so the CPU-time figure is the steadier one to compare code by.
+
+--baseline_ref REF compares this checkout with another commit on the same machine in the same run: REF
+is checked out once as a git worktree (``--baseline_dir``, default /tmp/tt_base_<commit>), and this
+benchmark runs on each checkout's code and config (``--code_root``) in a fresh process, alternating
+new/old (and which of them goes first) ``--repeats`` times. Figures are medians over the repeats; the
+speed-up is given as the ratio of the medians and as the median of the ratios of each adjacent pair.
+
+--train_main compares a real ``train_main.py`` run of ``--train_iterations`` iterations (validation every
+train.eval_every iterations, a checkpoint and metrics.csv every iteration) with this benchmark,
+alternating the two. The run's figure covers its training loop from the first iteration to the last one
+(after the untrained policy's validation, before the final plot).
 """
 from __future__ import annotations
 
 import argparse
-import platform
+import os
+import re
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from agents.happo_agent import HAPPOTrainer  # noqa: E402
-from envs import make_env  # noqa: E402
-from utils.config import load_config  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+#: the machine-readable line every measurement prints (parsed from a child process's output)
+FIGURES = re.compile(r"^figures: wall ([\d.]+) cpu ([\d.]+)$", re.MULTILINE)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(ROOT / "configs" / "train_serial.yaml"))
-    parser.add_argument("--iterations", type=int, default=5, help="timed iterations (after one warm-up)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-    args = parser.parse_args()
+# ----------------------------------------------------------------------------------------------
+# Measurements (in this process, on the code of --code_root)
+# ----------------------------------------------------------------------------------------------
+def measure_trainer(args: argparse.Namespace) -> None:
+    """The benchmark: timed training iterations after one warm-up."""
+    import platform
+
+    import torch
+
+    from agents.happo_agent import HAPPOTrainer
+    from envs import make_env
+    from utils.config import load_config
+
     config = load_config(args.config, args.set)
     cfg = config.train
     env = make_env(config.env, n_envs=cfg.n_envs, demand_config=config.demand, seed=config.seed)
@@ -38,21 +61,158 @@ def main() -> int:
     trainer.train_iteration()  # warm-up: first calls allocate and pick kernels
 
     rollout = update = 0.0
-    start, steps0 = time.perf_counter(), trainer.env_steps
+    start, cpu_start, steps0 = time.perf_counter(), time.process_time(), trainer.env_steps
     for _ in range(args.iterations):
         stats = trainer.train_iteration()
         rollout += stats["rollout_time"]
         update += stats["update_time"]
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     steps = trainer.env_steps - steps0
-    print(f"config {args.config}: {config.train.algorithm}, {env.n_agents} agents, {cfg.n_envs} envs x "
-          f"{config.env.episode_length} periods per iteration, {cfg.ppo_epochs} epochs x {cfg.n_minibatches} minibatches, "
-          f"torch threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}")
-    print(f"{args.iterations} iterations, {steps:,} env steps in {wall:.2f} s: {steps / wall:,.0f} env steps/s end to end")
+    print(f"code {args.code_root or ROOT}, config {args.config}: {config.train.algorithm}, {env.n_agents} agents, "
+          f"{cfg.n_envs} envs x {config.env.episode_length} periods per iteration, {cfg.ppo_epochs} epochs x "
+          f"{cfg.n_minibatches} minibatches, torch threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}")
+    print(f"{args.iterations} iterations, {steps:,} env steps in {wall:.2f} s: {steps / wall:,.0f} env steps/s end to end "
+          f"({steps / cpu:,.0f} per CPU second)")
     print(f"time share: rollout {rollout / wall:.0%} ({steps / rollout:,.0f} env steps/s while collecting), "
           f"update {update / wall:.0%} ({update / args.iterations:.2f} s per iteration)")
-    return 0
+    print(f"figures: wall {steps / wall:.1f} cpu {steps / cpu:.1f}")
+
+
+def measure_train_main(args: argparse.Namespace) -> None:
+    """One train_main.train() run of --train_iterations iterations, timed from its log lines: the first
+    one follows the untrained policy's validation, then one follows each iteration."""
+    import train_main
+    from utils.config import load_config
+
+    base = load_config(args.config, args.set)
+    steps_per_iteration = base.train.n_envs * base.env.episode_length
+    marks: list[tuple[bool, float, float]] = []  # (an iteration's line?, wall, cpu) at each log line
+
+    def log(line: str) -> None:
+        marks.append((line.startswith("iter "), time.perf_counter(), time.process_time()))
+
+    with tempfile.TemporaryDirectory(prefix="tt_train_main_") as out_dir:
+        overrides = args.set + [f"train.total_env_steps={args.train_iterations * steps_per_iteration}", f"out_dir={out_dir}"]
+        train_main.train(load_config(args.config, overrides), log=log)
+    first = next(i for i, mark in enumerate(marks) if mark[0])  # the line before it starts the loop
+    iterations = sum(mark[0] for mark in marks)
+    steps = iterations * steps_per_iteration
+    wall, cpu = marks[-1][1] - marks[first - 1][1], marks[-1][2] - marks[first - 1][2]
+    print(f"train_main.py, config {args.config}: {iterations} iterations (validation every {base.train.eval_every}), "
+          f"{steps:,} env steps in {wall:.2f} s: {steps / wall:,.0f} env steps/s end to end ({steps / cpu:,.0f} per CPU second)")
+    print(f"figures: wall {steps / wall:.1f} cpu {steps / cpu:.1f}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparisons: every measurement runs in a fresh child process
+# ----------------------------------------------------------------------------------------------
+def run_child(code_root: Path, config: str, args: argparse.Namespace, *extra: str) -> tuple[float, float]:
+    """(wall, cpu) env steps/s of one measurement on `code_root`'s code; `config` relative to it."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config,
+           "--iterations", str(args.iterations), "--train_iterations", str(args.train_iterations), *extra]
+    for item in args.set:
+        cmd += ["--set", item]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch itself uses train.torch_threads
+    out = subprocess.run(cmd, cwd=code_root, env=env, capture_output=True, text=True)
+    match = FIGURES.search(out.stdout)
+    if out.returncode != 0 or match is None:
+        sys.exit(f"error: the measurement on {code_root} failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
+    return float(match.group(1)), float(match.group(2))
+
+
+def baseline_checkout(ref: str, directory: str | None) -> Path:
+    """A git worktree of `ref` (created on first use, then reused); returns its path."""
+    def git(*cmd: str, cwd: Path = ROOT) -> str:
+        out = subprocess.run(["git", *cmd], cwd=cwd, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"error: git {' '.join(cmd)} failed: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    path = Path(directory or f"/tmp/tt_base_{commit[:10]}")
+    if not path.exists():
+        git("worktree", "add", "--detach", str(path), commit)
+    elif git("rev-parse", "HEAD", cwd=path) != commit:
+        sys.exit(f"error: {path} is a checkout of another commit; remove it (git worktree remove {path}) or pass --baseline_dir")
+    return path
+
+
+def relative_config(config: str) -> str:
+    """The config relative to the checkout root when it lies in this checkout (so each checkout reads
+    its own copy of the preset), else unchanged."""
+    try:
+        return str(Path(config).resolve().relative_to(ROOT))
+    except ValueError:
+        return config
+
+
+def alternate(args: argparse.Namespace, a: tuple, b: tuple) -> tuple[list, list]:
+    """--repeats rounds of the measurements a and b = (name, code_root, extra flags), swapping which goes
+    first every round; returns the (wall, cpu) figures of each."""
+    config = relative_config(args.config)
+    first, second = [], []
+    for r in range(args.repeats):
+        for name, code_root, extra in ((a, b) if r % 2 == 0 else (b, a)):
+            (first if name == a[0] else second).append(run_child(code_root, config, args, *extra))
+        print(f"repeat {r + 1}: " + "  ".join(
+            f"{n} {xs[-1][0]:,.0f} ({xs[-1][1]:,.0f} per CPU s)" for n, xs in ((a[0], first), (b[0], second))
+        ) + f"  ratio {first[-1][0] / second[-1][0]:.2f} ({first[-1][1] / second[-1][1]:.2f})", flush=True)
+    return first, second
+
+
+def report(names: tuple[str, str], first: list, second: list) -> None:
+    for k, unit in ((0, "env steps/s (wall clock)"), (1, "env steps per CPU second")):
+        x, y = [f[k] for f in first], [s[k] for s in second]
+        ratios = [u / v for u, v in zip(x, y)]
+        print(f"{unit}: {names[0]} median {statistics.median(x):,.0f}  {names[1]} median {statistics.median(y):,.0f}  "
+              f"{names[0]}/{names[1]}: {statistics.median(x) / statistics.median(y):.2f} (ratio of medians), "
+              f"{statistics.median(ratios):.2f} (median of paired ratios)")
+
+
+def compare_with_baseline(args: argparse.Namespace) -> None:
+    base = baseline_checkout(args.baseline_ref, args.baseline_dir)
+    print(f"{relative_config(args.config)}: this checkout (new) against {args.baseline_ref} in {base} (old), "
+          f"{args.iterations} timed iterations per run; load average {os.getloadavg()[0]:.1f}", flush=True)
+    new, old = alternate(args, ("new", ROOT, ()), ("old", base, ()))
+    report(("new", "old"), new, old)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def compare_with_train_main(args: argparse.Namespace) -> None:
+    print(f"{relative_config(args.config)}: train_main.py ({args.train_iterations} iterations) against the benchmark "
+          f"({args.iterations} timed iterations); load average {os.getloadavg()[0]:.1f}", flush=True)
+    full, bench = alternate(args, ("train_main", ROOT, ("--run_train_main",)), ("benchmark", ROOT, ()))
+    report(("train_main", "benchmark"), full, bench)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "train_serial.yaml"))
+    parser.add_argument("--iterations", type=int, default=5, help="timed iterations (after one warm-up)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--baseline_ref", help="compare with this commit (e.g. b12b10e), measured alternately")
+    parser.add_argument("--baseline_dir", help="the baseline's worktree (default /tmp/tt_base_<commit>)")
+    parser.add_argument("--train_main", action="store_true", help="compare a train_main.py run with the benchmark")
+    parser.add_argument("--train_iterations", type=int, default=20, help="iterations of a train_main.py run")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds of a comparison")
+    parser.add_argument("--code_root", help="measure the code of this checkout (what the comparisons run)")
+    parser.add_argument("--run_train_main", action="store_true", help="measure one train_main.py run (what --train_main runs)")
+    args = parser.parse_args()
+    if args.baseline_ref and args.train_main:
+        sys.exit("error: give --baseline_ref or --train_main, not both")
+    if args.baseline_ref:
+        compare_with_baseline(args)
+    elif args.train_main:
+        compare_with_train_main(args)
+    else:
+        # a measurement, of this checkout's code or of the checkout a comparison names: imports resolve there
+        sys.path.insert(0, str(Path(args.code_root).resolve() if args.code_root else ROOT))
+        from utils.errors import run_cli
+
+        run_cli(lambda: measure_train_main(args) if args.run_train_main else measure_trainer(args))
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    main()
