@@ -14,8 +14,9 @@ how often other processes got the core, so the CPU-time figure is the steadier o
 
 --baseline_ref REF compares this checkout with another commit on the same machine in the same run: REF
 is checked out once as a git worktree (``--baseline_dir``, default /tmp/tt_base_<commit>), and this
-benchmark runs on each checkout's code and config (``--code_root``) in a fresh process, alternating
-new/old (and which of them goes first) ``--repeats`` times. Figures are medians over the repeats; the
+benchmark runs on each checkout's code (``--code_root``) in a fresh process, alternating new/old (and
+which of them goes first) ``--repeats`` times. Both train on the baseline's copy of the preset, so they
+do the same work even if the preset changed since. Figures are medians over the repeats; the
 speed-up is given as the ratio of the medians and as the median of the ratios of each adjacent pair.
 
 --train_main compares a real ``train_main.py`` run of ``--train_iterations`` iterations (validation every
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,20 +46,40 @@ FIGURES = re.compile(r"^figures: wall ([\d.]+) cpu ([\d.]+)$", re.MULTILINE)
 # ----------------------------------------------------------------------------------------------
 # Measurements (in this process, on the code of --code_root)
 # ----------------------------------------------------------------------------------------------
+def training_setup(config: Any) -> tuple[Any, Any]:
+    """The env and trainer train_main.py trains on: with the planner and the residual-action wrappers
+    when the config turns them on (a checkout from before the residual action has none to turn on)."""
+    from agents.happo_agent import HAPPOTrainer
+    from agents.planner_wrapper import with_planner
+    from envs import make_env
+
+    try:
+        from agents.residual_action import resolve_rule, start_from_rule, with_residual
+    except ImportError:
+        resolve_rule = None
+    env = make_env(config.env, n_envs=config.train.n_envs, demand_config=config.demand, seed=config.seed)
+    if resolve_rule is not None:
+        config = resolve_rule(config, env.n_streams, lambda _: None)
+    env = with_planner(env, config.planner)
+    if resolve_rule is not None:
+        env = with_residual(env, config.residual)
+    trainer = HAPPOTrainer(config, env)
+    if resolve_rule is not None and config.residual.enabled:
+        start_from_rule(trainer.actors, env.action_nvec, config.residual.width, config.residual.start_prob)
+    return env, trainer
+
+
 def measure_trainer(args: argparse.Namespace) -> None:
     """The benchmark: timed training iterations after one warm-up."""
     import platform
 
     import torch
 
-    from agents.happo_agent import HAPPOTrainer
-    from envs import make_env
     from utils.config import load_config
 
     config = load_config(args.config, args.set)
     cfg = config.train
-    env = make_env(config.env, n_envs=cfg.n_envs, demand_config=config.demand, seed=config.seed)
-    trainer = HAPPOTrainer(config, env)
+    env, trainer = training_setup(config)
     trainer.train_iteration()  # warm-up: first calls allocate and pick kernels
 
     rollout = update = 0.0
@@ -147,10 +169,9 @@ def relative_config(config: str) -> str:
         return config
 
 
-def alternate(args: argparse.Namespace, a: tuple, b: tuple) -> tuple[list, list]:
-    """--repeats rounds of the measurements a and b = (name, code_root, extra flags), swapping which goes
-    first every round; returns the (wall, cpu) figures of each."""
-    config = relative_config(args.config)
+def alternate(args: argparse.Namespace, config: str, a: tuple, b: tuple) -> tuple[list, list]:
+    """--repeats rounds of the measurements a and b = (name, code_root, extra flags) on `config`, swapping
+    which goes first every round; returns the (wall, cpu) figures of each."""
     first, second = [], []
     for r in range(args.repeats):
         for name, code_root, extra in ((a, b) if r % 2 == 0 else (b, a)):
@@ -172,9 +193,13 @@ def report(names: tuple[str, str], first: list, second: list) -> None:
 
 def compare_with_baseline(args: argparse.Namespace) -> None:
     base = baseline_checkout(args.baseline_ref, args.baseline_dir)
-    print(f"{relative_config(args.config)}: this checkout (new) against {args.baseline_ref} in {base} (old), "
+    # both checkouts train on the baseline's copy of a preset: the same work, even when the preset has
+    # changed since (this checkout reads older configs; the older code may not read newer ones)
+    config = relative_config(args.config)
+    config = str(base / config) if not Path(config).is_absolute() else config
+    print(f"{config}: this checkout (new) against {args.baseline_ref} in {base} (old), "
           f"{args.iterations} timed iterations per run; load average {os.getloadavg()[0]:.1f}", flush=True)
-    new, old = alternate(args, ("new", ROOT, ()), ("old", base, ()))
+    new, old = alternate(args, config, ("new", ROOT, ()), ("old", base, ()))
     report(("new", "old"), new, old)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
@@ -182,7 +207,8 @@ def compare_with_baseline(args: argparse.Namespace) -> None:
 def compare_with_train_main(args: argparse.Namespace) -> None:
     print(f"{relative_config(args.config)}: train_main.py ({args.train_iterations} iterations) against the benchmark "
           f"({args.iterations} timed iterations); load average {os.getloadavg()[0]:.1f}", flush=True)
-    full, bench = alternate(args, ("train_main", ROOT, ("--run_train_main",)), ("benchmark", ROOT, ()))
+    full, bench = alternate(args, relative_config(args.config), ("train_main", ROOT, ("--run_train_main",)),
+                            ("benchmark", ROOT, ()))
     report(("train_main", "benchmark"), full, bench)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
