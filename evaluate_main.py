@@ -126,6 +126,8 @@ def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Any:
     name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
     learned = LearnedPolicy(policy, name, deterministic=not sample_actions)
     if trained.residual.enabled:  # the model's actions correct the rule it was trained with (stored in the model)
+        if not trained.residual.params:
+            raise UserError(f"model file '{path}' has a residual action but no rule parameters; train it with train_main.py")
         from agents.residual_action import ResidualPolicy, RuleCorrection
 
         return ResidualPolicy(learned, RuleCorrection(trained.residual, env))

@@ -25,7 +25,12 @@ def test_paper_presets():
     serial = load_config(ROOT / "configs/train_serial.yaml")
     assert (serial.env.kind, serial.env.serial.n_stages, serial.env.serial.lead_time, serial.env.order_cap) == ("serial", 3, [4], 20)
     assert (serial.env.serial.initial_on_hand, serial.env.serial.initial_pipeline, serial.env.episode_length) == (10, 10, 200)
-    assert serial.env.reward_alpha == 0.5 and serial.demand.kind == "merton"
+    assert serial.demand.kind == "merton"
+    # the default preset learns corrections to POUT on the team reward; the paper-observation preset keeps
+    # the paper's reward mixing and flat order action
+    assert serial.env.reward_alpha == 0.0 and serial.residual.enabled and serial.residual.policy == "pout_echelon"
+    paper = load_config(ROOT / "configs/train_serial_paper_obs.yaml")
+    assert paper.env.reward_alpha == 0.5 and not paper.residual.enabled and paper.env.obs_shared_demand == 0
     network = load_config(ROOT / "configs/train_network.yaml")
     assert network.env.kind == "network" and network.env.reward_alpha == 0.75 and network.demand.max_demand == 4
     env = make_env(network.env, n_envs=1)

@@ -130,7 +130,7 @@ def test_nothing_to_evaluate_and_bad_baseline_settings(monkeypatch, tmp_path):
 def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkeypatch, serial_dir, tmp_path):
     from agents.happo_agent import HAPPOTrainer, evaluate_policy, load_policy, save_checkpoint
 
-    config = load_config(SERIAL, ["train.n_envs=2"])
+    config = load_config(SERIAL, ["train.n_envs=2", "residual.enabled=false"])
     trainer = HAPPOTrainer(config, make_env(config.env, n_envs=2, demand_config=config.demand, seed=0))
     model = tmp_path / "policy.pt"
     save_checkpoint(trainer.checkpoint(), model)
@@ -153,7 +153,7 @@ def test_a_trained_policy_file_is_evaluated_like_the_trainer_evaluates_it(monkey
 def test_sampled_actions_are_seeded_and_differ_from_greedy(monkeypatch, serial_dir, tmp_path):
     from agents.happo_agent import HAPPOTrainer, save_checkpoint
 
-    config = load_config(SERIAL, ["train.n_envs=2"])
+    config = load_config(SERIAL, ["train.n_envs=2", "residual.enabled=false"])
     trainer = HAPPOTrainer(config, make_env(config.env, n_envs=2, demand_config=config.demand, seed=0))
     model = tmp_path / "policy.pt"
     save_checkpoint(trainer.checkpoint(), model)

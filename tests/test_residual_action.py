@@ -120,3 +120,46 @@ def test_residual_config_is_validated():
     with pytest.raises(UserError, match="residual and planner"):
         apply_overrides(ExperimentConfig(), ["residual.enabled=true", "planner.enabled=true"])
     assert isinstance(ResidualConfig(), ResidualConfig)
+
+
+POUT = [0.2, 5.25, 9.75, 14.25, 12.0, 6.0, 1.0]  # pout_echelon as tuned on Merton training paths (docs/baselines_table.md)
+
+
+def test_train_main_starts_at_the_rule_and_evaluate_main_replays_the_training_wrapper(tmp_path, monkeypatch):
+    """A residual run's untrained validation cost is the rule's own; evaluate_main (plain env + ResidualPolicy,
+    rule read from the model file) costs exactly what the training wrapper does with the same model."""
+    import sys
+
+    import evaluate_main
+    from agents.baselines import rollout as run_rule
+    from agents.happo_agent import evaluate_policy, load_policy
+    from train_main import train
+    from utils.config import load_config
+    from utils.data_loader import validation_demand, write_demand_folder
+
+    config = load_config("configs/train_serial.yaml", [
+        f"out_dir={tmp_path}", "train.n_envs=8", "train.total_env_steps=3200", "train.eval_every=1",
+        "residual.policy=pout_echelon", f"residual.params={POUT}", "demand.validation_episodes=4",
+    ])
+    result = train(config, log=lambda _: None)
+    val = validation_demand(config.demand, config.env.episode_length, 1)
+    rule_cost = run_rule(make_baseline("pout_echelon", np.array(POUT)), make_env(config.env, n_envs=val.shape[0]), val,
+                         seed=config.demand.validation_seed, record=False).sum(1).mean()
+    assert result.first_eval_cost == pytest.approx(rule_cost, rel=1e-12)
+
+    files = np.random.default_rng(3).poisson(10, (3, 200))
+    write_demand_folder(tmp_path / "files", files)
+    out = tmp_path / "eval.json"
+    monkeypatch.setattr(sys, "argv", ["evaluate_main.py", "--config", "configs/train_serial.yaml", "--model_path",
+                                      str(tmp_path / "serial_policy.pt"), "--eval_dir", str(tmp_path / "files"),
+                                      "--output_json", str(out)])
+    assert evaluate_main.main() == 0
+    import json
+
+    (name, row), = json.loads(out.read_text())["policies"].items()
+    assert name == "happo (correction to pout_echelon)"
+    policy, trained = load_policy(tmp_path / "serial_policy.pt")
+    assert trained.residual.params == POUT
+    wrapped = with_residual(make_env(config.env, n_envs=3), trained.residual)
+    expected = evaluate_policy(policy, wrapped, files[:, :, None], seed=config.seed)["episode_cost"]
+    assert row["episode_cost"] == pytest.approx(expected.tolist(), rel=1e-12)

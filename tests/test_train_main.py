@@ -27,7 +27,7 @@ def serial_config(out_dir, iterations: int, *extra: str):
     return load_config(
         SERIAL,
         [f"out_dir={out_dir}", "train.n_envs=16", f"train.total_env_steps={iterations * STEPS_PER_ITERATION}",
-         "train.eval_every=1", *extra],
+         "train.eval_every=1", "residual.enabled=false", "env.reward_alpha=0.5", *extra],  # the flat trainer, as measured
     )
 
 
