@@ -90,6 +90,15 @@ def n_iterations(total_env_steps: int, n_envs: int, episode_length: int) -> int:
     return max(math.ceil(total_env_steps / (n_envs * episode_length)), 1)
 
 
+def adam(parameters: Any, lr: float) -> torch.optim.Adam:
+    """The optimizer of every network. fused=True updates all of a network's tensors in one kernel
+    instead of about ten small operations per tensor: an iteration makes 80 (serial) to 140 (network)
+    small minibatch steps, where that overhead was a tenth of the update. Same Adam, rounded differently
+    in the last bit. (A checkpoint stores the flag: a run resumed from an older checkpoint goes on with
+    the per-tensor implementation it started with.)"""
+    return torch.optim.Adam(parameters, lr=lr, eps=1e-5, fused=True)
+
+
 def minibatch_indices(n: int, n_minibatches: int, generator: torch.Generator) -> list[torch.Tensor]:
     """A random split of range(n) into n_minibatches nearly equal parts (one permutation per epoch)."""
     perm = torch.randperm(n, generator=generator)
@@ -186,8 +195,8 @@ class HAPPOTrainer:
         else:
             self.critic = CentralizedCritic(env.state_dim, self.n_agents, cfg.hidden_sizes, init_gen)
         self.value_norm = ValueNormalizer(self.n_agents)
-        self.actor_optimizers = [torch.optim.Adam(a.parameters(), lr=cfg.lr_actor, eps=1e-5) for a in self.actors.actors]
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_critic, eps=1e-5)
+        self.actor_optimizers = [adam(a.parameters(), cfg.lr_actor) for a in self.actors.actors]
+        self.critic_optimizer = adam(self.critic.parameters(), cfg.lr_critic)
         # action sampling and minibatch shuffles
         self.generator = torch.Generator().manual_seed(int(sample_seed))
         # the agents' update order
