@@ -20,9 +20,9 @@ do the same work even if the preset changed since. Figures are medians over the 
 speed-up is given as the ratio of the medians and as the median of the ratios of each adjacent pair.
 
 --train_main compares a real ``train_main.py`` run of ``--train_iterations`` iterations (validation every
-train.eval_every iterations, a checkpoint and metrics.csv every iteration) with this benchmark,
-alternating the two. The run's figure covers its training loop from the first iteration to the last one
-(after the untrained policy's validation, before the final plot).
+train.eval_every iterations, a checkpoint and metrics.csv every iteration) with this benchmark over as
+many iterations (warm-up included), alternating the two. The run's figure covers its training loop from
+the first iteration to the last one (after the untrained policy's validation, before the final plot).
 """
 from __future__ import annotations
 
@@ -205,8 +205,10 @@ def compare_with_baseline(args: argparse.Namespace) -> None:
 
 
 def compare_with_train_main(args: argparse.Namespace) -> None:
+    # the same number of iterations in both: the benchmark's warm-up and timed ones, train_main's run
+    args.iterations = args.train_iterations - 1
     print(f"{relative_config(args.config)}: train_main.py ({args.train_iterations} iterations) against the benchmark "
-          f"({args.iterations} timed iterations); load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"(1 + {args.iterations} timed iterations); load average {os.getloadavg()[0]:.1f}", flush=True)
     full, bench = alternate(args, relative_config(args.config), ("train_main", ROOT, ("--run_train_main",)),
                             ("benchmark", ROOT, ()))
     report(("train_main", "benchmark"), full, bench)
