@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.baselines import BaselineConfig, POLICIES, make_baseline, policy_names, tune, tuning_demand
+from agents.baselines import BaselineConfig, make_baseline, policy_names, tune, tuning_demand
 from envs.base_env import BatchedInventoryEnv
 from utils.config import ExperimentConfig, ResidualConfig
 from utils.errors import UserError
@@ -163,11 +163,8 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
 
 def with_residual(env: Any, config: ResidualConfig) -> Any:
     """The env itself when the residual action is off, else the env wrapped so actions correct the rule."""
-    if not config.enabled:
-        return env
-    if config.policy not in POLICIES:
-        raise UserError(f"residual.policy '{config.policy}' is not a baseline; choose one of {', '.join(POLICIES)}")
-    return ResidualEnv(env, RuleCorrection(config, env))
+    # an unknown rule name is refused by make_baseline (and, per env kind, by resolve_rule)
+    return ResidualEnv(env, RuleCorrection(config, env)) if config.enabled else env
 
 
 @torch.no_grad()
