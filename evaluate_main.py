@@ -37,22 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.baselines import (
-    POLICIES,
-    BaselineConfig,
-    LearnedPolicy,
-    explicit_params,
-    make_baseline,
-    policy_names,
-    rollout,
-    tune,
-    tuning_demand,
-)
+from agents.baselines import POLICIES, DemandSummary, explicit_params, make_baseline, policy_names, tune, tuning_demand
+from agents.rollout import LearnedPolicy, rollout
 from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from envs import make_env
 from lot_sizing.hybrid_planner import check_backend
 from utils.config import (
-    ExperimentConfig, PlannerConfig, apply_overrides, config_from_dict, load_config, read_yaml_file, validate,
+    BaselinesConfig, ExperimentConfig, PlannerConfig, apply_overrides, config_from_dict, load_config, read_yaml_file,
+    validate,
 )
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
@@ -62,19 +54,14 @@ from utils.metrics import Rollout, confidence_interval, summarize
 BOUND = "clairvoyant bound (LP)"
 
 
-def load_baseline_config(path: str | None, overrides: list[str]) -> BaselineConfig:
-    """Baseline settings: defaults, then the YAML file (if any), then ``baselines.key=value`` overrides."""
-    data: dict = {}
-    source = "baseline settings"
-    if path:
-        data = read_yaml_file(path, "baselines config", "configs/baselines.yaml") or {}
-        source = str(path)
-    config = config_from_dict(data, source, BaselineConfig)
-    if overrides:
-        config = apply_overrides(config, overrides, "--set baselines.*")
-    if config.tune_paths < 1:
-        raise UserError("baselines.tune_paths must be at least 1")
-    return config
+def baseline_settings(config: ExperimentConfig, path: str | None, overrides: list[str]) -> ExperimentConfig:
+    """The config whose ``baselines:`` section is replaced by the YAML file at `path` (if any); the
+    ``baselines.key=value`` overrides among `overrides` are applied after the file, so they win."""
+    if not path:
+        return config
+    data = read_yaml_file(path, "baselines config", "configs/baselines.yaml") or {}
+    config = dataclasses.replace(config, baselines=config_from_dict(data, str(path), BaselinesConfig))
+    return apply_overrides(config, [item for item in overrides if item.startswith("baselines.")])
 
 
 def planner_settings(config: ExperimentConfig, backend: str | None, path: str | None) -> PlannerConfig | None:
@@ -90,17 +77,6 @@ def planner_settings(config: ExperimentConfig, backend: str | None, path: str | 
     if backend is not None:
         settings = dataclasses.replace(settings, enabled=True, backend=backend)
     return settings if settings.enabled else None
-
-
-def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
-    """--set items for the experiment config, and those (prefix stripped) for the baseline settings."""
-    experiment, baselines = [], []
-    for item in items:
-        if item.startswith("baselines."):
-            baselines.append(item[len("baselines."):])
-        else:
-            experiment.append(item)
-    return experiment, baselines
 
 
 def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Any:
@@ -134,7 +110,7 @@ def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Any:
     return learned
 
 
-def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):
+def tuning_set(config: ExperimentConfig, bcfg: BaselinesConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):
     """The demand baselines are tuned on, a description, and the label suffix of their rows.
 
     Default: paths from the training generator (out of sample). ``in_sample`` or a ``tune_dir`` equal to
@@ -154,14 +130,12 @@ def tuning_set(config: ExperimentConfig, bcfg: BaselineConfig, eval_dir: str, ev
 
 
 def run_baseline(
-    name: str, config: ExperimentConfig, bcfg: BaselineConfig, env: Any, eval_demand: np.ndarray, seed: int, tuning: tuple
+    name: str, config: ExperimentConfig, bcfg: BaselinesConfig, env: Any, eval_demand: np.ndarray, seed: int, tuning: tuple
 ) -> tuple[str, Rollout, dict]:
     """Tune (or take the given parameters of) one baseline, then run it on the evaluation demand.
 
     tuning: (demand (M, T, S), description, row-label suffix) from ``tuning_set``.
     """
-    from agents.baselines import DemandSummary
-
     # only the parameter names are needed here (they do not depend on demand): no statistic of the files is used
     space = POLICIES[name].param_space(env, DemandSummary(mean=1.0, high=1.0))
     params = explicit_params(name, bcfg, len(space.names))
@@ -252,7 +226,7 @@ def main() -> int:
     parser.add_argument("--eval_dir", help="demand folder to evaluate on (default: the config's demand.test_dir)")
     parser.add_argument("--in_sample", action="store_true", help="tune baselines on the evaluated files (labelled in-sample)")
     parser.add_argument("--tune_dir", help="tune baselines on the files of this folder (default: training-generator paths)")
-    parser.add_argument("--baselines_config", help="YAML of baseline settings (keys of agents.baselines.BaselineConfig)")
+    parser.add_argument("--baselines_config", help="YAML of baseline settings (keys of the baselines: config section)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (section.key=value) or a baseline setting (baselines.key=value)")
     parser.add_argument("--output_json", help="write every number of the table and the per-file costs here")
@@ -262,9 +236,8 @@ def main() -> int:
     parser.add_argument("--planner_config", help="YAML of planner settings (keys of the planner: section), e.g. configs/heuristics.yaml")
     args = parser.parse_args()
 
-    exp_overrides, base_overrides = split_overrides(args.overrides)
-    config = load_config(args.config, exp_overrides)
-    bcfg = load_baseline_config(args.baselines_config, base_overrides)
+    config = baseline_settings(load_config(args.config, args.overrides), args.baselines_config, args.overrides)
+    bcfg = config.baselines
     if args.in_sample:
         bcfg.in_sample = True
     if args.tune_dir:

@@ -18,8 +18,8 @@ _WHERE = {
     "load_policy": "agents.happo_agent",
     "ActorGroup": "agents.policy_networks",
     "CategoricalActor": "agents.policy_networks",
-    "RolloutBuffer": "agents.replay_buffer",
-    "compute_gae": "agents.replay_buffer",
+    "RolloutBuffer": "agents.rollout_buffer",
+    "compute_gae": "agents.rollout_buffer",
 }
 
 __all__ = sorted(_WHERE)

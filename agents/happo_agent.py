@@ -20,22 +20,40 @@ one back into a policy object with ``act(obs, deterministic=True)``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
-from agents.policy_networks import ActorGroup, CategoricalActor
-from agents.replay_buffer import Batch, RolloutBuffer
-from utils.config import ExperimentConfig, TrainConfig, config_from_dict, config_to_dict
+from agents.policy_networks import ActorGroup
+from agents.ppo_updates import (  # noqa: F401  (n_iterations, ppo_actor_update: imported from here by scripts)
+    adam, clipped_value_loss, minibatch_indices, n_iterations, normalize_advantages, ppo_actor_update,
+)
+from agents.rollout import LearnedPolicy, rollout
+from agents.rollout_buffer import Batch, RolloutBuffer
+from utils.config import ExperimentConfig, config_from_dict, config_to_dict
 from utils.errors import UserError
+from utils.registry import Registry
+
+@dataclass(frozen=True)
+class Algorithm:
+    """What distinguishes the trainer variants ``train.algorithm`` names (one trainer, three ablations)."""
+
+    local_critics: bool  # one critic per agent on its own observation (IPPO) instead of the centralized V(s)
+    sequential_factor: bool  # each agent's advantage is weighted by the ratios of the agents updated before it (HAPPO)
+
+
+#: the trainer variants by the name ``train.algorithm`` takes
+ALGORITHMS: Registry[Algorithm] = Registry("train.algorithm")
+ALGORITHMS.register("happo", Algorithm(local_critics=False, sequential_factor=True))
+ALGORITHMS.register("mappo", Algorithm(local_critics=False, sequential_factor=False))
+ALGORITHMS.register("ippo", Algorithm(local_critics=True, sequential_factor=False))
 
 #: written into every checkpoint; load_policy refuses files without it (a wrong or foreign model file).
 CHECKPOINT_FORMAT = "inventory-marl-happo-v1"
@@ -65,109 +83,17 @@ class HAPPOPolicy:
 
 
 def evaluate_policy(policy: HAPPOPolicy, env: Any, demand: np.ndarray, seed: int | None = None) -> dict[str, Any]:
-    """Run one greedy episode per demand path and measure raw costs (info["cost"]), never the training reward.
+    """Run one greedy episode per demand path (``agents.rollout.rollout``, the loop evaluation uses) and
+    measure raw costs (info["cost"]), never the training reward.
 
     demand int (n_envs, T, S) or (n_envs, T): one path per env of `env`. seed: re-seeds the env's own
     random draws (shipping losses) so that every evaluation of a run faces the same conditions.
     Returns mean_cost (float, per episode summed over agents and periods), agent_cost (N,) mean per
     episode per agent, and episode_cost (n_envs,).
     """
-    obs, _ = env.reset(seed=seed, demand=demand)
-    cost = np.zeros((env.n_envs, env.n_agents))  # (B, N)
-    for _ in range(env.episode_length):
-        obs, _, _, _, info = env.step(policy.act(obs, deterministic=True))
-        cost += info["cost"]
+    cost = rollout(LearnedPolicy(policy), env, demand, seed=seed, record=False)  # (B, N)
     episode_cost = cost.sum(1)
     return {"mean_cost": float(episode_cost.mean()), "agent_cost": cost.mean(0), "episode_cost": episode_cost}
-
-
-# ----------------------------------------------------------------------------------------------
-# The two losses
-# ----------------------------------------------------------------------------------------------
-def n_iterations(total_env_steps: int, n_envs: int, episode_length: int) -> int:
-    """Iterations a run of total_env_steps takes: one iteration is an episode of every env (the last
-    may overshoot the total)."""
-    return max(math.ceil(total_env_steps / (n_envs * episode_length)), 1)
-
-
-def adam(parameters: Any, lr: float) -> torch.optim.Adam:
-    """The optimizer of every network. fused=True updates all of a network's tensors in one kernel
-    instead of about ten small operations per tensor: an iteration makes 80 (serial) to 140 (network)
-    small minibatch steps, where that overhead was a tenth of the update. Same Adam, rounded differently
-    in the last bit. (A checkpoint stores the flag: a run resumed from an older checkpoint goes on with
-    the per-tensor implementation it started with.)"""
-    return torch.optim.Adam(parameters, lr=lr, eps=1e-5, fused=True)
-
-
-def minibatch_indices(n: int, n_minibatches: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """A random split of range(n) into n_minibatches nearly equal parts (one permutation per epoch)."""
-    perm = torch.randperm(n, generator=generator)
-    size = math.ceil(n / n_minibatches)
-    return [perm[i : i + size] for i in range(0, n, size)]
-
-
-def ppo_actor_update(
-    actor: CategoricalActor,
-    optimizer: torch.optim.Optimizer,
-    obs: torch.Tensor,
-    actions: torch.Tensor,
-    advantages: torch.Tensor,
-    factor: torch.Tensor,
-    old_log_prob: torch.Tensor,
-    cfg: TrainConfig,
-    generator: torch.Generator,
-) -> dict[str, float]:
-    """PPO epochs of one agent on the clipped surrogate weighted by the HAPPO factor M.
-
-    obs (M, obs_dim), actions (M, D), advantages (M,), factor (M,) (1 for PPO/MAPPO/IPPO),
-    old_log_prob (M,) of this agent before its update. M > 0, so min(r*M*A, clip(r)*M*A) is the
-    clipped objective on the weighted advantage M*A.
-    """
-    weighted_adv = factor * advantages  # (M,)
-    parameters = list(actor.parameters())
-    step_stats = []  # per minibatch step: policy loss, entropy, approx KL, clip fraction, as a (4,) tensor
-    for _ in range(cfg.ppo_epochs):
-        for idx in minibatch_indices(obs.shape[0], cfg.n_minibatches, generator):
-            # index_select gathers the same rows as obs[idx], several times faster than advanced indexing
-            log_prob, entropy = actor.log_prob_entropy(obs.index_select(0, idx), actions.index_select(0, idx))
-            log_ratio = log_prob - old_log_prob.index_select(0, idx)
-            ratio = log_ratio.exp()
-            adv = weighted_adv.index_select(0, idx)
-            surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
-            policy_loss = -surrogate.mean()
-            entropy_mean = entropy.mean()
-            loss = policy_loss - cfg.entropy_coef * entropy_mean
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
-            optimizer.step()
-            with torch.no_grad():
-                kl = ((ratio - 1) - log_ratio).mean()  # Schulman's unbiased KL estimate
-                clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
-                step_stats.append(torch.stack([policy_loss, entropy_mean, kl, clip_frac]))
-    # one conversion at the end instead of four .item() per step; averaged in Python floats, step by step
-    rows = torch.stack(step_stats).tolist()  # (steps, 4)
-    names = ("policy_loss", "entropy", "approx_kl", "clip_frac")
-    return {name: sum(row[j] for row in rows) / len(rows) for j, name in enumerate(names)}
-
-
-def clipped_value_loss(
-    values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor, clip: float, huber_delta: float
-) -> torch.Tensor:
-    """Pessimistic (max) Huber loss of the new and the clipped prediction, all in normalised units.
-
-    values, old_values, targets (M, N) -> scalar. Clipping keeps the critic within `clip` of its
-    rollout-time prediction, as the policy is kept within clip_eps.
-    """
-    clipped = old_values + (values - old_values).clamp(-clip, clip)
-    loss = F.huber_loss(values, targets, reduction="none", delta=huber_delta)
-    loss_clipped = F.huber_loss(clipped, targets, reduction="none", delta=huber_delta)
-    return torch.max(loss, loss_clipped).mean()
-
-
-def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit standard deviation over the batch, per agent.  (M, N) -> (M, N)."""
-    return (advantages - advantages.mean(0)) / (advantages.std(0) + 1e-8)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,7 +116,8 @@ class HAPPOTrainer:
         init_seed, sample_seed, order_seed = np.random.SeedSequence([config.seed, 0]).generate_state(3)
         init_gen = torch.Generator().manual_seed(int(init_seed))
         self.actors = ActorGroup(env.obs_dim, self.action_nvec, cfg.hidden_sizes, init_gen)
-        if cfg.algorithm == "ippo":
+        self.algorithm = ALGORITHMS.get(cfg.algorithm)
+        if self.algorithm.local_critics:
             self.critic: nn.Module = LocalCritics(env.obs_dim, self.n_agents, cfg.hidden_sizes, init_gen)
         else:
             self.critic = CentralizedCritic(env.state_dim, self.n_agents, cfg.hidden_sizes, init_gen)
@@ -275,7 +202,7 @@ class HAPPOTrainer:
             )
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value / self.n_agents
-            if cfg.algorithm == "happo" and position < len(order) - 1:  # no agent follows the last one
+            if self.algorithm.sequential_factor and position < len(order) - 1:  # no agent follows the last one
                 with torch.no_grad():
                     new_log_prob = actor.log_prob(obs_k, actions_k)
                     factor = factor * torch.exp(new_log_prob - old_log_prob)

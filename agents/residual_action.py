@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.baselines import BaselineConfig, make_baseline, policy_names, tune, tuning_demand
+from agents.baselines import make_baseline, policy_names, tune, tuning_demand
 from envs.base_env import BatchedInventoryEnv
-from utils.config import ExperimentConfig, ResidualConfig
+from utils.config import BaselinesConfig, ExperimentConfig, ResidualConfig
 from utils.errors import UserError
 
 
@@ -153,7 +153,7 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
         )
     if res.params:
         return config
-    bcfg = BaselineConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
+    bcfg = BaselinesConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
     demand = tuning_demand(config, bcfg, n_streams)  # (M, T, S)
     result = tune(res.policy, config.env, demand, bcfg.max_sweeps, res.tune_seed)
     log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths in {result.seconds:.0f} s: "

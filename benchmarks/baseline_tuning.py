@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.baselines import BaselineConfig, policy_names, tune, tuning_demand  # noqa: E402
-from utils.config import load_config  # noqa: E402
+from agents.baselines import policy_names, tune, tuning_demand  # noqa: E402
+from utils.config import BaselinesConfig, load_config  # noqa: E402
 
 DEFAULT_CONFIGS = ["configs/train_serial.yaml", "configs/train_serial_stationary.yaml", "configs/train_network.yaml"]
 
@@ -25,12 +25,12 @@ DEFAULT_CONFIGS = ["configs/train_serial.yaml", "configs/train_serial_stationary
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="experiment YAML files")
-    parser.add_argument("--tune_paths", type=int, default=BaselineConfig().tune_paths, help="demand paths per candidate")
+    parser.add_argument("--tune_paths", type=int, default=BaselinesConfig().tune_paths, help="demand paths per candidate")
     args = parser.parse_args()
     print(f"{'setting':<34} {'baseline':<24} {'candidates':>10} {'seconds':>8} {'tuning cost':>12}")
     for path in args.configs:
         config = load_config(path)
-        bcfg = BaselineConfig(tune_paths=args.tune_paths)
+        bcfg = BaselinesConfig(tune_paths=args.tune_paths)
         n_streams = 2 if config.env.kind == "network" else 1
         start = time.perf_counter()
         demand = tuning_demand(config, bcfg, n_streams)

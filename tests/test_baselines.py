@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents.baselines import (
-    BaselineConfig,
+    BaselinesConfig,
     ParamSpace,
     candidate_costs,
     coordinate_search,
@@ -225,11 +225,11 @@ def test_tuning_is_reproducible_bit_for_bit():
 
 
 def test_explicit_parameters_are_used_or_rejected_with_one_line():
-    cfg = BaselineConfig(echelon_levels=[45, 90, 140])
+    cfg = BaselinesConfig(echelon_levels=[45, 90, 140])
     assert explicit_params("echelon_base_stock", cfg, 3).tolist() == [45, 90, 140]
     assert explicit_params("installation_base_stock", cfg, 3) is None  # not given: tune it
     with pytest.raises(UserError, match="needs 6 parameters"):
-        explicit_params("s_S", BaselineConfig(reorder_points=[1, 2, 3]), 6)
+        explicit_params("s_S", BaselinesConfig(reorder_points=[1, 2, 3]), 6)
 
 
 # ---------------------------------------------------------------- forecast-proportional levels and POUT
@@ -421,11 +421,11 @@ def test_pout_rejects_bad_parameters_with_one_line():
 
 
 def test_explicit_parameters_of_the_pout_families():
-    cfg = BaselineConfig(pout_echelon=[0.2, 5, 10, 15, 8, 6, 1])
+    cfg = BaselinesConfig(pout_echelon=[0.2, 5, 10, 15, 8, 6, 1])
     assert explicit_params("pout_echelon", cfg, 7).tolist() == [0.2, 5, 10, 15, 8, 6, 1]
     assert explicit_params("pout_installation", cfg, 7) is None
     with pytest.raises(UserError, match="needs 4 parameters"):
-        explicit_params("forecast_echelon_proportional", BaselineConfig(forecast_echelon_proportional=[0.2, 5]), 4)
+        explicit_params("forecast_echelon_proportional", BaselinesConfig(forecast_echelon_proportional=[0.2, 5]), 4)
 
 
 def test_network_baselines_include_pout():

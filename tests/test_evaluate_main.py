@@ -119,7 +119,7 @@ def test_network_baseline_and_serial_only_names(monkeypatch, tmp_path):
 def test_nothing_to_evaluate_and_bad_baseline_settings(monkeypatch, tmp_path):
     with pytest.raises(UserError, match="nothing to evaluate"):
         run_main(monkeypatch, "--config", SERIAL)
-    with pytest.raises(UserError, match="unknown key 'tune_pathz'"):
+    with pytest.raises(UserError, match="unknown key 'baselines.tune_pathz'"):
         run_main(monkeypatch, "--config", SERIAL, "--policy", "pass_through", "--set", "baselines.tune_pathz=3")
     settings = tmp_path / "b.yaml"
     settings.write_text("echelon_levels: [1, 2]\n")
@@ -196,3 +196,21 @@ def test_baseline_only_evaluation_does_not_import_torch():
     # torch takes seconds to import on a laptop; a baseline table should not wait for it
     code = "import sys, evaluate_main, agents.baselines; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
+
+
+def test_baseline_settings_are_a_section_of_the_experiment_config(tmp_path):
+    """A baselines: section in the experiment YAML gives a policy its parameters; a --baselines_config file
+    replaces that section, and --set baselines.* overrides still win over the file."""
+    from evaluate_main import baseline_settings
+    from utils.config import load_config
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("baselines:\n  echelon_levels: [45, 90, 140]\n  tune_paths: 7\n")
+    config = load_config(exp)
+    assert config.baselines.echelon_levels == [45.0, 90.0, 140.0] and config.baselines.tune_paths == 7
+    settings = tmp_path / "b.yaml"
+    settings.write_text("tune_paths: 9\nmax_sweeps: 3\n")
+    overrides = ["baselines.max_sweeps=5"]
+    replaced = baseline_settings(load_config(exp, overrides), str(settings), overrides)
+    assert replaced.baselines.tune_paths == 9 and replaced.baselines.max_sweeps == 5
+    assert replaced.baselines.echelon_levels == []  # the file replaces the whole section

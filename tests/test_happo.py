@@ -13,7 +13,7 @@ import torch
 from agents.centralized_critic import ValueNormalizer
 from agents.happo_agent import HAPPOTrainer, load_policy, ppo_actor_update, save_checkpoint
 from agents.policy_networks import ActorGroup
-from agents.replay_buffer import Batch, compute_gae
+from agents.rollout_buffer import Batch, compute_gae
 from utils.config import ExperimentConfig, apply_overrides
 from utils.errors import UserError
 

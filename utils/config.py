@@ -182,6 +182,35 @@ class ResidualConfig:
 
 
 @dataclass
+class BaselinesConfig:
+    """Classic baselines (agents/baselines/): how they are tuned, or their parameters when given (an empty list means: tune it)."""
+
+    tune_paths: int = 100  # demand paths from the training generator the tuner simulates
+    tune_seed: int = 777_000  # seed of those paths (distinct from training, validation and test seeds)
+    in_sample: bool = False  # tune on the evaluation files themselves (the paper's protocol); rows get labelled in-sample
+    tune_dir: str = ""  # tune on the files of this folder instead of the training generator (rows name the folder)
+    max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs)
+    installation_levels: list[float] = field(default_factory=list)  # S_i per stage (serial) or per node and supplier (network)
+    echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (serial only)
+    reorder_points: list[float] = field(default_factory=list)  # s_i of the (s, S) policy per stage (serial only)
+    order_up_to: list[float] = field(default_factory=list)  # S_i of the (s, S) policy per stage (serial only)
+    constant_orders: list[float] = field(default_factory=list)  # units per period per stage (serial) or per node and supplier
+    forecast_alpha: Optional[float] = None  # smoothing constant of the forecast-adaptive policy (None = tune)
+    forecast_safety: list[float] = field(default_factory=list)  # safety term per stage of the forecast-adaptive policy
+    forecast_base_stock: list[float] = field(default_factory=list)  # alpha, starting forecast mu_0, then safety per stage (serial) or per node and supplier
+    # the forecast-proportional and POUT families: the full parameter vector, in the order of the family's docstring
+    # (serial: alpha, one level per stage, then for pout_* one smoothing time T >= 1 per stage; network: alpha, mu_0,
+    # one level per node and supplier fastest first, then for pout_* one T per node)
+    forecast_echelon_proportional: list[float] = field(default_factory=list)  # alpha, k per stage: S_i = k_i * smoothed customer demand
+    forecast_installation_proportional: list[float] = field(default_factory=list)  # alpha, [mu_0,] k per stage / node and supplier: S = k * own smoothed demand
+    pout_echelon: list[float] = field(default_factory=list)  # alpha, k per stage, T per stage (echelon position, customer forecast)
+    pout_echelon_static: list[float] = field(default_factory=list)  # alpha, S per stage, T per stage (constant echelon levels)
+    pout_installation: list[float] = field(default_factory=list)  # alpha, [mu_0,] k per stage / node and supplier, T per stage / node
+    pout_installation_static: list[float] = field(default_factory=list)  # alpha, [mu_0,] S per stage / node and supplier, T per stage / node
+
+
+
+@dataclass
 class ExperimentConfig:
     """One experiment: environment, demand, trainer, seed and output folder."""
 
@@ -193,6 +222,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)  # the trainer
     planner: PlannerConfig = field(default_factory=PlannerConfig)  # the hybrid planner (off by default)
     residual: ResidualConfig = field(default_factory=ResidualConfig)  # orders as a correction to a classic rule (off by default)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)  # classic baselines: tuning settings or given parameters (evaluate_main.py)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -380,6 +410,7 @@ def validate(config: Any, source: str = "config") -> None:
         ),
         (config.train.eval_every >= 1, "train.eval_every must be at least 1"),
         (config.train.torch_threads >= 1, "train.torch_threads must be at least 1"),
+        (config.baselines.tune_paths >= 1, "baselines.tune_paths must be at least 1"),
         (config.residual.width >= 1, "residual.width must be at least 1"),
         (0.0 < config.residual.start_prob < 1.0, "residual.start_prob must be in (0, 1)"),
         (config.residual.tune_paths >= 1, "residual.tune_paths must be at least 1"),
