@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -48,6 +47,7 @@ from utils.config import (
 )
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
+from utils.files import write_text_atomic
 from utils.metrics import Rollout, confidence_interval, summarize
 
 #: the clairvoyant bound's row name
@@ -185,10 +185,7 @@ def _json_ready(value: Any) -> Any:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON via a temporary name, then rename (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_json_ready(data), indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(_json_ready(data), indent=1, allow_nan=False))
 
 
 def make_plots(out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +31,7 @@ from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
+from utils.files import atomic_write
 from utils.plot_tools import plot_training_curves
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
@@ -66,12 +66,10 @@ def new_run_dir(config: ExperimentConfig) -> Path:
 
 def write_metrics(path: Path, rows: list[dict]) -> None:
     """Rewrite metrics.csv atomically (a few hundred rows: rewriting is cheap and never leaves half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(path) as f:
         writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def read_metrics(path: Path, up_to_iteration: int) -> list[dict]:

@@ -39,6 +39,7 @@ from agents.rollout import LearnedPolicy, rollout
 from agents.rollout_buffer import Batch, RolloutBuffer
 from utils.config import ExperimentConfig, config_from_dict, config_to_dict
 from utils.errors import UserError
+from utils.files import atomic_write
 from utils.registry import Registry
 
 @dataclass(frozen=True)
@@ -299,11 +300,8 @@ class HAPPOTrainer:
 
 def save_checkpoint(data: dict[str, Any], path: str | os.PathLike) -> None:
     """torch.save to a temporary name, then rename: a crash never leaves half a model file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, binary=True) as f:
+        torch.save(data, f)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from utils.errors import UserError
+from utils.files import write_text_atomic
 
 
 # ----------------------------------------------------------------------------------------------
@@ -356,11 +357,7 @@ def config_to_dict(config: Any) -> dict:
 
 def save_config(config: Any, path: str | os.PathLike) -> None:
     """Write the resolved config to YAML atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
-    os.replace(tmp, path)
+    write_text_atomic(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 def per_stage(values: list, n: int, key: str, source: str = "config") -> list:

@@ -24,6 +24,7 @@ import numpy as np
 
 from utils.config import DemandConfig
 from utils.errors import UserError
+from utils.files import write_text_atomic
 
 #: Rounds of redrawing after which the Merton rejection gives up: with the paper's parameters about
 #: 80 % of paths are accepted per round, so reaching this means the parameters almost never give an
@@ -312,13 +313,6 @@ def read_demand_folder(path: str | os.PathLike) -> DemandSet:
     return DemandSet(demand=demand, names=names0)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write via a hidden temporary name so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_demand_folder(path: str | os.PathLike, demand: np.ndarray, names: list[str] | None = None) -> None:
     """Write demand ``(n_files, T)`` or ``(n_files, T, n_streams)`` so ``read_demand_folder`` returns it.
 
@@ -357,4 +351,4 @@ def write_demand_folder(path: str | os.PathLike, demand: np.ndarray, names: list
     for s, d in enumerate(stream_dirs):
         d.mkdir(parents=True, exist_ok=True)
         for i, name in enumerate(names):
-            _write_text_atomic(d / name, "".join(f"{int(v)}\n" for v in demand[i, :, s]))
+            write_text_atomic(d / name, "".join(f"{int(v)}\n" for v in demand[i, :, s]))

@@ -20,16 +20,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from utils.errors import UserError  # noqa: E402
+from utils.files import atomic_write  # noqa: E402
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     """Write a figure via a temporary name, then rename (a reader never sees half a PNG)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_write(path, binary=True) as f:
+            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 
