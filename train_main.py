@@ -5,11 +5,17 @@
 
 A run writes ``<out_dir>/<name>_<timestamp>/``: ``config.yaml`` (the resolved config), ``metrics.csv``
 (one row per iteration), ``best.pt`` (the policy with the lowest validation cost so far), ``last.pt`` (the
-latest state, for ``--resume``) and ``plots/training_curve.png``; the best policy is also written to
-``<out_dir>/<env kind>_policy.pt`` for ``evaluate_main.py``. Model selection uses the validation demand
-(drawn from the training generator with its own seed), never the test files. ``--resume`` continues a run
-from ``last.pt`` exactly as if it had not stopped (``--set`` may raise ``train.total_env_steps``; that
-stretches the default linear step-size schedule, so only a constant one extends bit for bit).
+latest state, for ``--resume``; written from iteration 0 on) and ``plots/training_curve.png``. At the
+end of the run its best policy is copied to ``<out_dir>/<env kind>_policy.pt`` for ``evaluate_main.py``,
+but only when that file does not exist or holds a policy with a higher cost on the same validation set:
+an interrupted run, or a worse run into the same folder, never replaces a trained policy (the run's own
+``best.pt`` keeps its result either way). Model selection uses the validation demand (drawn from the
+training generator with its own seed), never the test files; a non-finite validation cost is never a
+best. ``--resume`` continues a run from ``last.pt`` exactly as if it had not stopped; it accepts only
+changes that cannot invalidate the run (``--set train.total_env_steps`` higher: that stretches the default
+linear step-size schedule, so only a constant one extends bit for bit; ``train.torch_threads``), records
+each resume with its changes in ``last.pt`` and ``resumes.yaml``, and keeps ``wall_time`` cumulative. A
+run folder is locked while a process trains in it.
 With the config's ``planner:`` section enabled (``--set planner.enabled=true``), the hybrid planner
 (``agents/planner_wrapper.py``) re-times every order the policy proposes, in training and validation.
 """
@@ -18,20 +24,24 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import yaml
 
 from agents.happo_agent import HAPPOTrainer, evaluate_policy, read_checkpoint, save_checkpoint
 from agents.planner_wrapper import with_planner
 from agents.residual_action import resolve_rule, start_from_rule, with_residual
 from envs import make_env
-from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
+from utils.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_dict, load_config, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
-from utils.files import atomic_write
+from utils.files import atomic_write, check_output_dir, folder_lock, write_text_atomic
+from utils.validation import resume_changes
 from utils.plot_tools import plot_training_curves
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
@@ -57,11 +67,52 @@ def new_run_dir(config: ExperimentConfig) -> Path:
     """<out_dir>/<name>_<UTC timestamp>, with a counter if two runs start in the same second."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = Path(config.out_dir) / f"{config.name}_{stamp}"
+    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     run_dir, k = base, 1
-    while run_dir.exists():
-        run_dir, k = Path(f"{base}-{k}"), k + 1
-    run_dir.mkdir(parents=True)
-    return run_dir
+    while True:
+        try:
+            run_dir.mkdir()  # exclusive: two processes never get the same folder
+            return run_dir
+        except FileExistsError:
+            run_dir, k = Path(f"{base}-{k}"), k + 1
+
+
+def validation_setting(config: dict) -> dict:
+    """What a validation cost depends on besides the policy: env, demand generator and seed, planner."""
+    demand = {k: v for k, v in config["demand"].items() if k != "test_dir"}
+    return {"env": config["env"], "demand": demand, "planner": config["planner"]}
+
+
+def publish_policy(run_dir: Path, policy_path: Path, log: Callable[[str], None]) -> bool:
+    """Copy the run's best.pt to the shared policy file when it is better on the same validation set.
+
+    The output folder is locked for the compare-and-replace, so two runs finishing together never both
+    replace; the file that is kept is never touched. Returns whether the file was written.
+    """
+    best_path = run_dir / "best.pt"
+    if not best_path.is_file():
+        log(f"no finite validation cost in this run: {policy_path} left as it was")
+        return False
+    ours = read_checkpoint(best_path)
+    with folder_lock(policy_path.parent, "output folder", wait=True):
+        if policy_path.exists():
+            try:
+                theirs = read_checkpoint(policy_path)
+            except UserError as err:
+                log(f"kept {policy_path}, which this run cannot compare with ({err}); this run's best policy is {best_path}")
+                return False
+            if validation_setting(theirs["config"]) != validation_setting(ours["config"]):
+                log(f"kept {policy_path}: it was selected on another env or validation set; this run's best policy is {best_path}")
+                return False
+            their_cost = float(theirs.get("best_eval_cost", math.nan))
+            if not ours["best_eval_cost"] < their_cost and math.isfinite(their_cost):
+                log(f"kept {policy_path}: validation cost {fmt(their_cost)} <= this run's {fmt(ours['best_eval_cost'])}; "
+                    f"this run's best policy is {best_path}")
+                return False
+        with atomic_write(policy_path, binary=True) as f:
+            f.write(best_path.read_bytes())
+    log(f"best policy (validation cost {fmt(ours['best_eval_cost'])}) written to {policy_path}")
+    return True
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:
@@ -85,13 +136,16 @@ def fmt(x: float) -> str:
 
 
 def train(
-    config: ExperimentConfig, run_dir: Path | None = None, resume: bool = False, log: Callable[[str], None] = print
+    config: ExperimentConfig, run_dir: Path | None = None, resume: bool = False, log: Callable[[str], None] = print,
+    changes: dict[str, list] | None = None,
 ) -> TrainResult:
     """Train until config.train.total_env_steps, evaluating every train.eval_every iterations.
 
-    run_dir: the run folder (None: a new one under config.out_dir); resume: continue from run_dir/last.pt.
+    run_dir: the run folder (None: a new one under config.out_dir); resume: continue from run_dir/last.pt;
+    changes: what this resume changed ({key: [before, after]}, from ``utils.validation.resume_changes``).
     """
     cfg = config.train
+    check_output_dir(run_dir if run_dir is not None else config.out_dir, "run folder" if run_dir else "out_dir")
     env = make_env(config.env, n_envs=cfg.n_envs, demand_config=config.demand, seed=config.seed)
     config = resolve_rule(config, env.n_streams, log)  # residual: on without parameters: tune the rule once
     val_demand = validation_demand(config.demand, config.env.episode_length, env.n_streams)  # (n_val, T, S)
@@ -106,70 +160,112 @@ def train(
 
     rows: list[dict] = []
     best_cost = first_cost = last_cost = math.nan
+    wall_before, history = 0.0, []  # wall time of earlier sessions of this run; its resumes
     if resume:
         assert run_dir is not None
         data = read_checkpoint(run_dir / "last.pt")
         try:
             trainer.load_checkpoint(data)
         except (RuntimeError, KeyError, ValueError) as err:
-            reason = " ".join(str(err).split())[:160]
-            raise UserError(f"{run_dir}/last.pt does not match this config ({reason}); resume without changing the model") from None
+            raise UserError(
+                f"{run_dir}/last.pt does not match this config ({type(err).__name__}: the model's shapes or parts differ); "
+                "resume without changing the model"
+            ) from None
         best_cost = float(data["best_eval_cost"])
         last_cost = float(data["last_eval_cost"])
+        wall_before, history = float(data.get("wall_time", 0.0)), list(data.get("resume_history", []))
         rows = read_metrics(run_dir / "metrics.csv", trainer.iteration)
-        log(f"resuming {run_dir} at iteration {trainer.iteration} ({trainer.env_steps:,} env steps)")
-    else:
-        run_dir = run_dir or new_run_dir(config)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.yaml")
+        history.append({"iteration": trainer.iteration, "env_steps": trainer.env_steps,
+                        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "changes": changes or {}})
+        log(f"resuming {run_dir} at iteration {trainer.iteration} ({trainer.env_steps:,} env steps)"
+            + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changes.items())}" if changes else ""))
     policy_copy = Path(config.out_dir) / f"{config.env.kind}_policy.pt"
-
-    def evaluate() -> float:
-        return evaluate_policy(trainer.policy(), eval_env, val_demand, seed=config.demand.validation_seed)["mean_cost"]
-
-    def save_best(cost: float) -> None:
-        data = trainer.checkpoint({"best_eval_cost": cost, "last_eval_cost": cost})
-        save_checkpoint(data, run_dir / "best.pt")
-        save_checkpoint(data, policy_copy)
-
-    if not resume:
-        first_cost = last_cost = best_cost = evaluate()
-        save_best(best_cost)
-        rows.append({"iteration": 0, "env_steps": 0, "eval_cost": first_cost, "best_eval_cost": best_cost})
-        log(f"{config.name}: {config.train.algorithm} on {env.n_agents} agents, {cfg.n_envs} envs; "
-            f"untrained validation cost {fmt(first_cost)}; run folder {run_dir}")
-
-    steps_per_iteration = cfg.n_envs * config.env.episode_length
-    n_iterations = trainer.n_iterations
     start_time, start_steps = time.perf_counter(), trainer.env_steps
-    while trainer.iteration < n_iterations:
-        stats = trainer.train_iteration()
-        it = trainer.iteration
-        eval_cost = math.nan
-        if it % cfg.eval_every == 0 or it == n_iterations:
-            eval_cost = last_cost = evaluate()
-            if not eval_cost >= best_cost:  # also true when best_cost is nan
-                best_cost = eval_cost
-                save_best(best_cost)
-        elapsed = time.perf_counter() - start_time
-        speed = (trainer.env_steps - start_steps) / max(elapsed, 1e-9)
-        row = {
-            "iteration": it, "env_steps": trainer.env_steps, "wall_time": round(elapsed, 3),
-            "steps_per_s": round(steps_per_iteration / (stats["rollout_time"] + stats["update_time"]), 1),
-            "eval_cost": "" if math.isnan(eval_cost) else eval_cost, "best_eval_cost": best_cost,
-        }
-        row.update({k: v for k, v in stats.items() if k in METRIC_COLUMNS and k not in row})
-        rows.append(row)
-        write_metrics(run_dir / "metrics.csv", rows)
-        save_checkpoint(trainer.checkpoint({"best_eval_cost": best_cost, "last_eval_cost": last_cost}), run_dir / "last.pt")
-        log(
-            f"iter {it:4d}/{n_iterations}  steps {trainer.env_steps:>10,}  {speed:8,.0f} steps/s  "
-            f"train cost {fmt(stats['train_cost'])}  eval cost {fmt(last_cost)} (best {fmt(best_cost)})  "
-            f"entropy {stats['entropy']:.2f}  M max {stats['m_max']:.2f}"
-        )
-    write_metrics(run_dir / "metrics.csv", rows)  # also when there was nothing left to train
-    plot_training_curves(run_dir / "metrics.csv", run_dir / "plots" / "training_curve.png", f"{config.name}: {cfg.algorithm}")
+
+    def wall_time() -> float:
+        return wall_before + time.perf_counter() - start_time
+
+    def save_last() -> None:
+        extra = {"best_eval_cost": best_cost, "last_eval_cost": last_cost, "wall_time": wall_time(), "resume_history": history}
+        save_checkpoint(trainer.checkpoint(extra), run_dir / "last.pt")
+
+    with _signals_held():  # the folder never exists without a last.pt to resume from (SIGKILL aside)
+        if run_dir is None:
+            run_dir = new_run_dir(config)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            save_last()
+    with folder_lock(run_dir, "run folder"):
+        save_config(config, run_dir / "config.yaml")
+        if history:
+            write_text_atomic(run_dir / "resumes.yaml", yaml.safe_dump(history, sort_keys=False))
+
+        def evaluate() -> float:
+            return evaluate_policy(trainer.policy(), eval_env, val_demand, seed=config.demand.validation_seed)["mean_cost"]
+
+        def improves(cost: float) -> bool:
+            """A finite cost below the best so far (any finite cost when there is none yet): NaN never wins."""
+            return math.isfinite(cost) and not cost >= best_cost
+
+        def save_best() -> None:
+            save_checkpoint(trainer.checkpoint({"best_eval_cost": best_cost, "last_eval_cost": best_cost}), run_dir / "best.pt")
+
+        try:
+            if trainer.iteration == 0 and not rows:  # a new run, or one stopped before its first evaluation
+                first_cost = last_cost = evaluate()
+                if improves(first_cost):
+                    best_cost = first_cost
+                    save_best()
+                rows.append({"iteration": 0, "env_steps": 0, "wall_time": round(wall_time(), 3),
+                             "eval_cost": first_cost, "best_eval_cost": best_cost})
+                write_metrics(run_dir / "metrics.csv", rows)
+                save_last()
+                log(f"{config.name}: {config.train.algorithm} on {env.n_agents} agents, {cfg.n_envs} envs; "
+                    f"untrained validation cost {fmt(first_cost)}; run folder {run_dir}")
+
+            steps_per_iteration = cfg.n_envs * config.env.episode_length
+            n_iterations = trainer.n_iterations
+            while trainer.iteration < n_iterations:
+                stats = trainer.train_iteration()
+                it = trainer.iteration
+                eval_cost = math.nan
+                if it % cfg.eval_every == 0 or it == n_iterations:
+                    eval_cost = last_cost = evaluate()
+                    if improves(eval_cost):
+                        best_cost = eval_cost
+                        save_best()
+                speed = (trainer.env_steps - start_steps) / max(time.perf_counter() - start_time, 1e-9)
+                row = {
+                    "iteration": it, "env_steps": trainer.env_steps, "wall_time": round(wall_time(), 3),
+                    "steps_per_s": round(steps_per_iteration / (stats["rollout_time"] + stats["update_time"]), 1),
+                    "eval_cost": "" if math.isnan(eval_cost) else eval_cost, "best_eval_cost": best_cost,
+                }
+                row.update({k: v for k, v in stats.items() if k in METRIC_COLUMNS and k not in row})
+                rows.append(row)
+                write_metrics(run_dir / "metrics.csv", rows)
+                save_last()
+                log(
+                    f"iter {it:4d}/{n_iterations}  steps {trainer.env_steps:>10,}  {speed:8,.0f} steps/s  "
+                    f"train cost {fmt(stats['train_cost'])}  eval cost {fmt(last_cost)} (best {fmt(best_cost)})  "
+                    f"entropy {stats['entropy']:.2f}  M max {stats['m_max']:.2f}"
+                )
+        except KeyboardInterrupt:
+            log(f"interrupted at iteration {trainer.iteration}; continue with: python train_main.py --resume {run_dir}")
+            raise
+        write_metrics(run_dir / "metrics.csv", rows)  # also when there was nothing left to train
+        plot_training_curves(run_dir / "metrics.csv", run_dir / "plots" / "training_curve.png", f"{config.name}: {cfg.algorithm}")
+        publish_policy(run_dir, policy_copy, log)
     return TrainResult(run_dir, best_cost, last_cost, first_cost, trainer)
+
+
+class _signals_held:
+    """Defer SIGINT and SIGTERM while the block runs (they are delivered right after it)."""
+
+    def __enter__(self) -> None:
+        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -192,11 +288,19 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"out_dir={args.out}")
     if args.resume:
         run_dir = Path(args.resume)
+        if not run_dir.is_dir():
+            problem = "is a file, not a folder" if run_dir.exists() else "not found"
+            raise UserError(f"--resume: run folder '{run_dir}' {problem}; give a folder train_main.py wrote (it holds last.pt)")
+        if not (run_dir / "last.pt").is_file():
+            raise UserError(f"--resume: '{run_dir}' holds no last.pt, so it is not a run folder of train_main.py; start a new run")
         data = read_checkpoint(run_dir / "last.pt")
-        config = config_from_dict(data["config"], f"{run_dir}/last.pt (stored config)")
-        if overrides:
-            config = apply_overrides(config, overrides)
-        train(config, run_dir=run_dir, resume=True)
+        stored = config_from_dict(data["config"], f"{run_dir}/last.pt (stored config)")
+        # --config (if given) and --set must describe the same run; only changes that cannot invalidate it pass
+        given = load_config(args.config, overrides) if args.config else apply_overrides(stored, overrides) if overrides else stored
+        source = f"--resume {run_dir}" + (f" with --config {args.config}" if args.config else "")
+        changes = resume_changes(config_to_dict(stored), config_to_dict(given), source)
+        config = apply_overrides(stored, [f"{k}={after}" for k, (_, after) in changes.items()]) if changes else stored
+        train(config, run_dir=run_dir, resume=True, changes=changes)
         return 0
     if not args.config:
         raise UserError("no --config given; pass one, e.g. --config configs/train_serial.yaml (or --resume RUN_DIR)")

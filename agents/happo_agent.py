@@ -308,14 +308,27 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint as data (weights_only); every way it can be wrong is a one-line UserError."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"model file '{path}' not found; train one with train_main.py or pass the right --model_path")
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise UserError(f"model file '{path}' {problem}; train one with train_main.py or pass the right --model_path")
     try:
         data = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # a corrupt file fails deep inside torch/pickle/zip with many exception types
-        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
-        raise UserError(f"model file '{path}' cannot be read ({reason}); it is corrupt or not a torch file") from None
+        # torch's own message is long and differs by version: name the cause class, not a cut sentence
+        raise UserError(
+            f"model file '{path}' cannot be read as a torch file ({type(err).__name__}); it is truncated, corrupt or "
+            "not a model file: train one with train_main.py or pass the right --model_path"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"model file '{path}' is not a policy written by train_main.py (format {CHECKPOINT_FORMAT})")
+    for part in ("actors", "critic"):
+        tensors = data.get(part)
+        bad = [k for k, v in tensors.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()] \
+            if isinstance(tensors, dict) else []
+        if bad:
+            raise UserError(
+                f"model file '{path}' holds non-finite weights ({part} {bad[0]}: NaN or infinity); it cannot act, "
+                "use another model file or retrain"
+            )
     return data
 
 
@@ -331,6 +344,8 @@ def load_policy(path: str | os.PathLike) -> tuple[HAPPOPolicy, ExperimentConfig]
     except UserError:
         raise
     except Exception as err:  # missing keys or mismatched shapes: a damaged or foreign file
-        reason = " ".join(str(err).split())[:160]
-        raise UserError(f"model file '{path}' does not hold a complete policy ({reason})") from None
+        raise UserError(
+            f"model file '{path}' does not hold a complete policy ({type(err).__name__}: missing or mis-shaped "
+            "parts); use a file written by train_main.py"
+        ) from None
     return HAPPOPolicy(actors, names, config.seed), config

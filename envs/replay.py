@@ -2,9 +2,9 @@
 
     python -m envs.replay --config configs/train_serial.yaml --orders plan.csv [--demand_dir DIR] [--set k=v ...]
 
-The orders file has one row per period and one column per agent and action dimension (agent-major:
-agent 0's dimensions first), separated by commas or spaces; the plan is applied open-loop to every
-demand file of the folder (default: the config's ``demand.test_dir``), all files at once as one batch.
+The orders file has exactly one row per period of an episode and one column per agent and action
+dimension (agent-major: agent 0's dimensions first), whole numbers separated by commas or spaces; the
+plan is applied open-loop to every demand file of the folder (default: the config's ``demand.test_dir``), all files at once as one batch.
 Useful to price an order plan computed elsewhere (an LP, a spreadsheet, another library) in exactly
 the paper's dynamics.
 """
@@ -21,28 +21,52 @@ from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
 
 
-def read_order_plan(path: Path, n_agents: int, n_dims: int) -> np.ndarray:
-    """Orders file -> int (T, N, D); every problem is a one-line UserError naming file and line."""
+def read_order_plan(path: Path, action_nvec: np.ndarray, agent_names: list[str], episode_length: int) -> np.ndarray:
+    """Orders file -> int (T, N, D), T = episode_length; every problem is a one-line UserError naming file and line.
+
+    action_nvec (N, D): choices per agent and action dimension; every order must lie in 0..choices-1.
+    Strict: digits only, one field per column (commas, or spaces when a row has no comma), every row the
+    same width, exactly one row per period of an episode (blank lines only at the end).
+    """
+    n_agents, n_dims = action_nvec.shape
+    width = n_agents * n_dims
     if not path.is_file():
-        raise UserError(f"orders file '{path}' not found; give a CSV with one row of orders per period")
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.replace(",", " ").split()
-        try:
-            values = [int(v) for v in fields]
-        except ValueError:
-            raise UserError(f"{path}, line {number}: '{line.strip()}' is not a row of whole numbers") from None
-        if len(values) != n_agents * n_dims:
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise UserError(f"orders file '{path}' {problem}; give a CSV with one row of orders per period")
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserError(f"orders file '{path}' is not UTF-8 text; give a CSV with one row of whole numbers per period") from None
+    while lines and not lines[-1].strip():
+        lines.pop()  # blank lines at the end are harmless
+    if not lines:
+        raise UserError(f"orders file '{path}' is empty; give one row of orders per period")
+    if len(lines) != episode_length:
+        raise UserError(
+            f"{path} has {len(lines)} rows but an episode has {episode_length} periods; give exactly one row per period"
+        )
+    plan = np.empty((len(lines), width), dtype=np.int64)  # (T, N * D)
+    for number, line in enumerate(lines, start=1):
+        fields = [f.strip() for f in line.split(",")] if "," in line else line.split()
+        if len(fields) != width:
             raise UserError(
-                f"{path}, line {number}: {len(values)} orders but the environment needs {n_agents * n_dims} "
+                f"{path}, line {number}: {len(fields)} fields but the environment needs {width} "
                 f"({n_agents} agents x {n_dims} per agent)"
             )
-        rows.append(values)
-    if not rows:
-        raise UserError(f"orders file '{path}' is empty")
-    return np.array(rows, dtype=np.int64).reshape(len(rows), n_agents, n_dims)
+        for column, text in enumerate(fields):
+            if not text.isascii() or not text.isdigit():
+                shown = text if len(text) <= 20 else text[:17] + "..."
+                what = "an empty field" if not text else f"{shown!r}"
+                raise UserError(f"{path}, line {number}, column {column + 1}: {what} is not a whole number (digits only)")
+            agent, dim = divmod(column, n_dims)
+            value, high = int(text), int(action_nvec[agent, dim]) - 1
+            if value > high:
+                raise UserError(
+                    f"{path}, line {number}: action {value} of agent {agent_names[agent]} (dimension {dim}) is outside "
+                    f"the action space 0..{high}"
+                )
+            plan[number - 1, column] = value
+    return plan.reshape(len(lines), n_agents, n_dims)
 
 
 def main() -> int:
@@ -56,9 +80,7 @@ def main() -> int:
     demand = read_demand_folder(args.demand_dir or config.demand.test_dir)
     n_files = demand.demand.shape[0]
     env = make_env(config.env, n_envs=n_files)
-    plan = read_order_plan(args.orders, env.n_agents, env.action_nvec.shape[1])  # (T, N, D)
-    if plan.shape[0] < env.episode_length:
-        raise UserError(f"{args.orders} has {plan.shape[0]} rows but an episode has {env.episode_length} periods")
+    plan = read_order_plan(args.orders, env.action_nvec, env.agent_names, env.episode_length)  # (T, N, D)
     env.reset(demand=demand.demand)
     total = np.zeros((n_files, env.n_agents))
     for t in range(env.episode_length):

@@ -69,7 +69,8 @@ def test_short_serial_training_improves_writes_its_files_and_reloads(tmp_path):
     for r in rows[1:]:
         assert abs(float(r["m_mean"]) - 1.0) < 0.03, r
         assert 1.5 < float(r["m_max"]) < 10.0, r
-    assert len(lines) == 5 and "steps/s" in lines[-1] and "eval cost" in lines[-1]
+    assert len(lines) == 6 and "steps/s" in lines[-2] and "eval cost" in lines[-2]
+    assert lines[-1].startswith("best policy (validation cost") and "serial_policy.pt" in lines[-1]
     for name in ("config.yaml", "best.pt", "last.pt", "plots/training_curve.png"):
         assert (run / name).is_file(), name
     assert load_config(run / "config.yaml") == config

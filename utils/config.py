@@ -11,6 +11,7 @@ Every field carries a one-line comment: that comment is the documentation of the
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -22,6 +23,7 @@ import yaml
 
 from utils.errors import UserError
 from utils.files import write_text_atomic
+from utils.validation import check_limits, parse_yaml, UniqueKeyLoader
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,6 +276,10 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     )
     if not ok:
         raise UserError(f"{source}: '{key}' is {value!r} but must be {_type_name(tp)}")
+    if tp is int and not -(2**63) <= value < 2**63:
+        raise UserError(f"{source}: '{key}' is {value} but must fit a 64-bit integer (|value| < 2**63)")
+    if tp is float and not math.isfinite(value):
+        raise UserError(f"{source}: '{key}' is {value!r} but must be a finite number")
     return float(value) if tp is float else value
 
 
@@ -311,9 +317,11 @@ def apply_overrides(config: Any, overrides: list[str], source: str = "--set") ->
             raise UserError(f"{source} '{item}': expected section.key=value, e.g. --set train.lr_actor=3e-4")
         dotted, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml.load(raw, Loader=UniqueKeyLoader) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        except UserError as err:  # a key given twice in a mapping value
+            raise UserError(f"{source} '{item}': {err}") from None
         parts = dotted.strip().split(".")
         node = data
         for i, part in enumerate(parts[:-1]):
@@ -332,13 +340,13 @@ def read_yaml_file(path: str | os.PathLike, what: str, example: str) -> Any:
     what: what the file is, for the message ("config file"); example: an existing file to suggest."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{what} '{path}' not found; pass an existing YAML file, e.g. {example}")
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise UserError(f"{what} '{path}' {problem}; pass an existing YAML file, e.g. {example}")
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where}; fix the syntax") from None
+        content = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"{what} '{path}' cannot be read ({err.strerror}); check its permissions") from None
+    return parse_yaml(content, str(path))
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -421,6 +429,7 @@ def validate(config: Any, source: str = "config") -> None:
     for ok, message in checks:
         if not ok:
             raise UserError(f"{source}: {message}")
+    check_limits(config, source)  # costs, seeds, run name, network numbers, memory
     for key in ("lead_time", "holding_cost", "backlog_cost", "unit_order_cost"):
         per_stage(getattr(s, key), s.n_stages, f"env.serial.{key}", source)
     if s.discount_factors:

@@ -208,25 +208,32 @@ def _visible_entries(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
 
 
-def _parse_int(text: str) -> int | None:
-    """The integer on a line, or None; accepts '4.0' because the reference wrote network demand as floats."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
+#: one count per line: digits, optionally followed by a zero fraction ("4.0": the reference wrote network
+#: demand as floats); no sign, exponent, underscore or other fraction
+WHOLE_NUMBER = re.compile(r"[0-9]+(\.0*)?")
+#: the largest demand (or order) a file may hold: sums over an episode of up to a million periods then
+#: stay far inside 64-bit integers
+MAX_UNITS = 10**12
+
+
+def parse_units(text: str) -> int | None:
+    """The non-negative whole number written in `text` (digits only, up to MAX_UNITS), or None."""
+    if not WHOLE_NUMBER.fullmatch(text):
         return None
-    return int(value) if value.is_integer() else None
+    value = int(text.split(".")[0])
+    return value if value <= MAX_UNITS else None
 
 
 def read_demand_file(path: Path) -> np.ndarray:
     """One episode of one stream: a non-negative integer per line -> ``(T,)`` int64."""
+    if path.is_dir():
+        raise UserError(f"demand file '{path}' is a folder; a demand set is a folder of files with one integer per line")
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_bytes().decode("utf-8").splitlines()
     except UnicodeDecodeError:
-        raise UserError(f"demand file '{path}' is not text; put one non-negative integer per line") from None
+        raise UserError(f"demand file '{path}' is not UTF-8 text; put one non-negative integer per line") from None
+    except OSError as err:
+        raise UserError(f"demand file '{path}' cannot be read ({err.strerror}); check its permissions") from None
     while lines and not lines[-1].strip():
         lines.pop()  # blank lines at the end are harmless
     if not lines:
@@ -234,13 +241,12 @@ def read_demand_file(path: Path) -> np.ndarray:
     values = np.empty(len(lines), dtype=np.int64)
     for i, line in enumerate(lines):
         text = line.strip()
-        value = _parse_int(text) if text else None
+        value = parse_units(text)
         if value is None:
-            raise UserError(
-                f"demand file '{path}' line {i + 1}: {text!r} is not an integer; put one non-negative integer per line"
-            )
-        if value < 0:
-            raise UserError(f"demand file '{path}' line {i + 1}: demand {value} is negative; demand must be >= 0")
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            problem = "is negative; demand must be >= 0" if re.fullmatch(r"-[0-9]+", text) else (
+                "is not a whole number of units (digits only, at most 10**12)")
+            raise UserError(f"demand file '{path}' line {i + 1}: {shown!r} {problem}; put one non-negative integer per line")
         values[i] = value
     return values  # (T,)
 

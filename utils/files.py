@@ -97,12 +97,13 @@ def _check_creatable_dir(folder: Path, what: str, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike, what: str, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (a ``.lock`` file in it) while the block runs.
 
-    A second process that asks for the lock of the same folder gets a one-line UserError at once instead
-    of waiting: the user sees that the folder is busy and can choose another. The lock is the kernel's
-    (flock), so it is released when the process ends, even by SIGKILL: a crash never leaves a stale lock.
+    wait=False (a run folder, held for a whole training): a second process gets a one-line UserError at
+    once, so the user sees that the folder is busy. wait=True (a short compare-and-replace): it waits its
+    turn. The lock is the kernel's (flock), so it is released when the process ends, even by SIGKILL: a
+    crash never leaves a stale lock.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
     handle = open(lock_path, "a")
     try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(
                 f"{what} '{folder}' is in use by another training run; wait for it to finish or choose another folder"
