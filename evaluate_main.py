@@ -47,7 +47,7 @@ from utils.config import (
 )
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
-from utils.files import write_text_atomic
+from utils.files import check_output_dir, check_output_file, write_text_atomic
 from utils.metrics import Rollout, confidence_interval, summarize
 
 #: the clairvoyant bound's row name
@@ -161,13 +161,14 @@ def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
     )
     lines = [head, "|---|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
-        ci = f"{r['cost_mean']:,.1f} ± {r['cost_ci95']:,.1f}"
+        half = "n/a (1 file)" if np.isnan(r["cost_ci95"]) else f"{r['cost_ci95']:,.1f}"  # no interval from one episode
+        ci = f"{r['cost_mean']:,.1f} ± {half}"
         per_agent = " / ".join(f"{c:,.0f}" for c in r["agent_cost"])
         if "paper_figure" not in r:
             lines.append(f"| {name} | {ci} | {per_agent} | — | — | — |")
             continue
-        fluct = " / ".join("nan" if np.isnan(v) else f"{v:.2f}" for v in r["ordering_fluctuation"])
-        fill = " / ".join(f"{v:.3f}" for v in r["fill_rate"])
+        fluct = " / ".join("no orders" if np.isnan(v) else f"{v:.2f}" for v in r["ordering_fluctuation"])
+        fill = " / ".join("no demand" if np.isnan(v) else f"{v:.3f}" for v in r["fill_rate"])
         lines.append(f"| {name} | {ci} | {per_agent} | {r['paper_figure']:.2f} | {fluct} | {fill} |")
     return "\n".join(lines)
 
@@ -235,6 +236,11 @@ def main() -> int:
 
     config = baseline_settings(load_config(args.config, args.overrides), args.baselines_config, args.overrides)
     bcfg = config.baselines
+    # outputs are checked before any work: a bad path is an error now, not after the evaluation
+    if args.output_json:
+        check_output_file(args.output_json, "--output_json")
+    if args.plots:
+        check_output_dir(args.plots, "--plots")
     if args.in_sample:
         bcfg.in_sample = True
     if args.tune_dir:

@@ -37,6 +37,10 @@ def test_ordering_fluctuation_is_std_over_mean_averaged_over_episodes():
     # agent 0: [2, 4, 6] -> sqrt(8/3) / 4; [1, 1, 1] -> 0; agent 1 never orders -> NaN (not a perfect 0)
     assert f[0] == pytest.approx(np.sqrt(8 / 3) / 4 / 2)
     assert np.isnan(f[1])
+    # an agent that orders in one episode only: the mean over that episode, not NaN from the other
+    some = ORDERS.copy()
+    some[0, :, 1] = [3, 1, 2]
+    assert ordering_fluctuation(some, periods=3)[1] == pytest.approx(np.sqrt(2 / 3) / 2)
     # the paper's first-199-periods window: with 2 periods, [2, 4] -> 1/3 and [1, 1] -> 0
     assert ordering_fluctuation(ORDERS, periods=2)[0] == pytest.approx(1 / 6)
 

@@ -66,9 +66,13 @@ def paper_figure(cost: np.ndarray) -> float:
 
 def ordering_fluctuation(orders: np.ndarray, periods: int = PAPER_FLUCTUATION_PERIODS) -> np.ndarray:
     """The paper's fluctuation: per agent std/mean of its orders over the first `periods` periods,
-    averaged over episodes.  orders (B, T, N) -> (N,)."""
+    averaged over the episodes in which the agent ordered (std/mean is undefined without orders).
+    NaN for an agent that never ordered in any episode.  orders (B, T, N) -> (N,)."""
     q = orders[:, :periods].astype(np.float64)
-    return np.mean(_safe_ratio(q.std(axis=1), q.mean(axis=1)), axis=0)
+    ratio = _safe_ratio(q.std(axis=1), q.mean(axis=1))  # (B, N), NaN where an episode has no orders
+    defined = ~np.isnan(ratio)
+    n = defined.sum(axis=0)
+    return _safe_ratio(np.where(defined, ratio, 0.0).sum(axis=0), n)
 
 
 def bullwhip_ratio(orders: np.ndarray, customer_demand: np.ndarray) -> np.ndarray:

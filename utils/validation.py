@@ -218,7 +218,8 @@ def resume_changes(stored: dict, given: dict, source: str) -> dict[str, list]:
     old, new = _flatten(stored), _flatten(given)
     if not new.get("residual.params") and old.get("residual.params"):
         new["residual.params"] = old["residual.params"]
-    changes = {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+    keys = ["env.kind"] + [k for k in {**old, **new} if k != "env.kind"]  # the kind first: it explains the rest
+    changes = {k: [old.get(k), new.get(k)] for k in keys if old.get(k) != new.get(k)}
     for key, (before, after) in changes.items():
         if key not in RESUMABLE_KEYS:
             raise UserError(
