@@ -25,6 +25,7 @@ import argparse
 import csv
 import math
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,7 +41,7 @@ from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_dict, load_config, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
-from utils.files import atomic_write, check_output_dir, folder_lock, write_text_atomic
+from utils.files import atomic_write, check_output_dir, folder_lock, remove_stale_temporaries, write_text_atomic
 from utils.validation import resume_changes
 from utils.plot_tools import plot_training_curves
 
@@ -196,6 +197,7 @@ def train(
         if not resume:
             save_last()
     with folder_lock(run_dir, "run folder"):
+        remove_stale_temporaries(run_dir)  # half-written files of a process killed mid-write (never read)
         save_config(config, run_dir / "config.yaml")
         if history:
             write_text_atomic(run_dir / "resumes.yaml", yaml.safe_dump(history, sort_keys=False))
@@ -259,13 +261,24 @@ def train(
 
 
 class _signals_held:
-    """Defer SIGINT and SIGTERM while the block runs (they are delivered right after it)."""
+    """Hold SIGINT and SIGTERM back while the block runs; one that arrived is raised right after it.
+
+    A Python-level handler, not a thread signal mask: a process-directed signal can land on any thread, but
+    Python runs its handler in the main thread. Outside the main thread (a library user's worker thread,
+    which never receives KeyboardInterrupt) it does nothing.
+    """
 
     def __enter__(self) -> None:
-        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        self.received: list[int] = []
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            self.old = {s: signal.signal(s, lambda n, _: self.received.append(n)) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def __exit__(self, *exc: Any) -> None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+        for s, handler in self.old.items():
+            signal.signal(s, handler)
+        if self.received:
+            signal.raise_signal(self.received[0])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

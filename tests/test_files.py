@@ -7,7 +7,9 @@ import stat
 import pytest
 
 from utils.errors import UserError
-from utils.files import atomic_write, check_output_dir, check_output_file, folder_lock, write_text_atomic
+from utils.files import (
+    atomic_write, check_output_dir, check_output_file, folder_lock, remove_stale_temporaries, write_text_atomic,
+)
 
 
 def test_atomic_write_replaces_whole_and_leaves_no_temporary(tmp_path):
@@ -66,3 +68,13 @@ def test_folder_lock_refuses_a_second_writer_and_is_released(tmp_path):
                 pass
     with folder_lock(tmp_path, "--out"):  # free again after the first holder left
         pass
+
+
+def test_temporaries_of_a_killed_writer_are_removed(tmp_path):
+    (tmp_path / "plots").mkdir()
+    stale = [tmp_path / ".last.pt.x1y2.tmp", tmp_path / "plots" / ".curve.png.abcd.tmp"]
+    keep = [tmp_path / "last.pt", tmp_path / "notes.tmp", tmp_path / ".lock"]
+    for p in stale + keep:
+        p.write_text("x")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in stale)
