@@ -32,6 +32,7 @@ from envs import make_env
 from utils.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
+from utils.meta_config import META_ALGORITHMS
 from utils.plot_tools import plot_training_curves
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
@@ -202,7 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.config:
         raise UserError("no --config given; pass one, e.g. --config configs/train_serial.yaml (or --resume RUN_DIR)")
-    train(load_config(args.config, overrides))
+    config = load_config(args.config, overrides)
+    if config.train.algorithm in META_ALGORITHMS:  # meta-learning (configs/meta_*.yaml): meta/training.py
+        from meta.training import train_meta
+
+        train_meta(config)
+        return 0
+    train(config)
     return 0
 
 

@@ -10,6 +10,9 @@ from typing import Literal
 
 from utils.errors import UserError
 
+#: values of train.algorithm that select a meta-learning trainer (meta/training.py) instead of HAPPO
+META_ALGORITHMS = ("maml", "hierarchical", "multitask")
+
 
 @dataclass
 class TaskDistributionConfig:
