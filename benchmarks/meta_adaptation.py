@@ -85,6 +85,8 @@ def main() -> None:
             times[(method, seed)] = model.train_seconds
             print(f"seed {seed} {method:<12} meta-training {model.train_seconds:7.0f} s  {model.meta_env_steps:,} env steps", flush=True)
             curves.setdefault(method, []).append(adaptation_curve(config, inits_for_tasks(model, tasks), tasks))
+            np.savez(out / "curves_partial.npz", **{m: np.concatenate(c) for m, c in curves.items()})  # survives an interruption
+            print(summary_table({m: np.concatenate(c) for m, c in curves.items()}, updates), flush=True)
         config = load_config("configs/meta_maml.yaml", args.set + [f"seed={seed}"])
         env = MultiTaskSerialEnv(config, n_envs=1)
         curves.setdefault("random init", []).append(adaptation_curve(config, [random_init(config, env.obs_dim, env.action_nvec)] * len(tasks), tasks))
