@@ -48,6 +48,7 @@ from utils.config import (
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
 from utils.files import check_output_dir, check_output_file, write_text_atomic
+from utils.meta_config import META_ALGORITHMS
 from utils.metrics import Rollout, confidence_interval, summarize
 
 #: the clairvoyant bound's row name
@@ -235,6 +236,12 @@ def main() -> int:
     args = parser.parse_args()
 
     config = baseline_settings(load_config(args.config, args.overrides), args.baselines_config, args.overrides)
+    if config.train.algorithm in META_ALGORITHMS:  # meta-learning: adaptation curves on the held-out tasks
+        if not args.model_path:
+            raise UserError("a meta-learning config evaluates a meta-trained model: give --model_path results/meta_<algorithm>_policy.pt")
+        from meta.evaluation import evaluate_meta
+
+        return evaluate_meta(config, args.model_path, args.plots)
     bcfg = config.baselines
     # outputs are checked before any work: a bad path is an error now, not after the evaluation
     if args.output_json:

@@ -43,6 +43,7 @@ from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
 from utils.files import atomic_write, check_output_dir, folder_lock, remove_stale_temporaries, write_text_atomic
 from utils.validation import resume_changes
+from utils.meta_config import META_ALGORITHMS
 from utils.plot_tools import plot_training_curves
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
@@ -317,7 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.config:
         raise UserError("no --config given; pass one, e.g. --config configs/train_serial.yaml (or --resume RUN_DIR)")
-    train(load_config(args.config, overrides))
+    config = load_config(args.config, overrides)
+    if config.train.algorithm in META_ALGORITHMS:  # meta-learning (configs/meta_*.yaml): meta/training.py
+        from meta.training import train_meta
+
+        train_meta(config)
+        return 0
+    train(config)
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from envs.base_env import BatchedInventoryEnv, DemandSampler
 from utils.config import EnvConfig, per_stage
+from utils.errors import UserError
 
 
 class SerialEnv(BatchedInventoryEnv):
@@ -74,13 +75,45 @@ class SerialEnv(BatchedInventoryEnv):
         # slot mask: stage i uses slots 0..L_i-1 of the (B, N, L_max) pipeline array
         self._slot_mask = np.arange(self.n_slots)[None, :] < self.lead_time[:, None]  # (N, L_max)
         self._stage_index = np.arange(n)
+        self._env_index = np.arange(n_envs)[:, None]  # (B, 1): with per-env lead times (set_per_env_parameters)
         self._begin_episode()
+
+    def set_per_env_parameters(
+        self, lead_time: np.ndarray, holding_cost: np.ndarray, backlog_cost: np.ndarray
+    ) -> None:
+        """Give every chain its own lead times and costs, so one env object runs many tasks side by side.
+
+        lead_time int (B, N), each 1..n_slots (the observation keeps the config's n_slots = longest lead
+        time, so all chains share one observation size: slots beyond a stage's lead time stay 0);
+        holding_cost, backlog_cost float (B, N). Takes effect at the next ``reset``. Classic baselines read
+        ``lead_time`` as (N,) and do not accept such an env: run them on one task's own env.
+        """
+        shape = (self.n_envs, self.n_agents)
+        arrays = {"lead_time": lead_time, "holding_cost": holding_cost, "backlog_cost": backlog_cost}
+        for name, value in arrays.items():
+            if np.shape(value) != shape:
+                raise UserError(f"per-env {name} has shape {np.shape(value)} but must be (n_envs, n_agents) = {shape}")
+        lead = np.asarray(lead_time, dtype=np.int64)
+        if lead.min() < 1 or lead.max() > self.n_slots:
+            raise UserError(
+                f"per-env lead times must be 1..{self.n_slots} (the config's longest lead time sets the slots); "
+                "raise env.serial.lead_time"
+            )
+        self.lead_time = lead  # (B, N)
+        self.holding_cost = np.asarray(holding_cost, dtype=np.float64)  # (B, N)
+        self.backlog_cost = np.asarray(backlog_cost, dtype=np.float64)  # (B, N)
+        self._slot_mask = np.arange(self.n_slots)[None, None, :] < lead[:, :, None]  # (B, N, L_max)
+        self.uniform_lead = False
+        self._needs_reset = True
 
     def _reset_state(self) -> None:
         B, N = self.n_envs, self.n_agents
         self.on_hand = np.full((B, N), self.initial_on_hand, dtype=np.int64)
         self.backlog = np.zeros((B, N), dtype=np.int64)
-        self.pipeline = np.where(self._slot_mask, self.initial_pipeline, 0)[None].repeat(B, axis=0).astype(np.int64)
+        if self._slot_mask.ndim == 2:  # one lead time per stage, shared by all chains
+            self.pipeline = np.where(self._slot_mask, self.initial_pipeline, 0)[None].repeat(B, axis=0).astype(np.int64)
+        else:  # per-env lead times: the mask is (B, N, L_max) already
+            self.pipeline = np.where(self._slot_mask, self.initial_pipeline, 0).astype(np.int64)
         # the paper's observation shows the initial pipeline level where later it shows the demand seen
         self.demand_seen = np.full((B, N), self.initial_pipeline, dtype=np.int64)
 
@@ -126,8 +159,10 @@ class SerialEnv(BatchedInventoryEnv):
         self.pipeline[:, :, -1] = 0
         if self.uniform_lead:
             self.pipeline[:, :, -1] = inflow
-        else:
+        elif self.lead_time.ndim == 1:
             self.pipeline[:, self._stage_index, self.lead_time - 1] = inflow
+        else:  # per-env lead times (B, N)
+            self.pipeline[self._env_index, self._stage_index, self.lead_time - 1] = inflow
         self.demand_seen = seen
 
         cost = self.holding_cost * self.on_hand + self.backlog_cost * unmet

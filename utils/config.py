@@ -24,6 +24,7 @@ import yaml
 from utils.errors import UserError
 from utils.files import write_text_atomic
 from utils.validation import check_limits, parse_yaml, UniqueKeyLoader
+from utils.meta_config import MetaConfig, validate_meta
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class DemandConfig:
 class TrainConfig:
     """Hyperparameters of the multi-agent PPO trainers."""
 
-    algorithm: Literal["happo", "mappo", "ippo"] = "happo"  # happo = sequential updates with the M factor
+    algorithm: Literal["happo", "mappo", "ippo", "maml", "hierarchical", "multitask"] = "happo"  # happo = sequential updates with the M factor; maml, hierarchical, multitask = meta-learning (meta/, the meta: section)
     fixed_order: bool = False  # update agents in index order instead of a fresh random permutation
     n_envs: int = 32  # environments per rollout; an iteration = one episode of each (32 learnt faster per step than 128)
     total_env_steps: int = 3_000_000  # environment periods (summed over envs) to train for
@@ -226,6 +227,7 @@ class ExperimentConfig:
     planner: PlannerConfig = field(default_factory=PlannerConfig)  # the hybrid planner (off by default)
     residual: ResidualConfig = field(default_factory=ResidualConfig)  # orders as a correction to a classic rule (off by default)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)  # classic baselines: tuning settings or given parameters (evaluate_main.py)
+    meta: MetaConfig = field(default_factory=MetaConfig)  # meta-learning (used when train.algorithm is maml, hierarchical or multitask)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,6 +432,7 @@ def validate(config: Any, source: str = "config") -> None:
         if not ok:
             raise UserError(f"{source}: {message}")
     check_limits(config, source)  # costs, seeds, run name, network numbers, memory
+    validate_meta(config.meta, source)
     for key in ("lead_time", "holding_cost", "backlog_cost", "unit_order_cost"):
         per_stage(getattr(s, key), s.n_stages, f"env.serial.{key}", source)
     if s.discount_factors:
@@ -439,3 +442,4 @@ def validate(config: Any, source: str = "config") -> None:
                 f"{source}: env.serial.discount_factors has {len(s.discount_factors)} tiers but orders up to "
                 f"{env.order_cap} need {n_tiers_needed} (order_cap // discount_tier_width + 1)"
             )
+

@@ -1,0 +1,150 @@
+"""Adaptation curves on the held-out tasks: cost after 0, 1, 2, 5, 10 adaptation updates (``meta.eval_updates``).
+
+Protocol, the same for every initialisation: all held-out tasks side by side; an adaptation update is one
+rollout of ``meta.episodes_per_update`` episodes of the task with the current parameters (sampled actions)
+and one gradient step (``meta.maml.inner_update``, step ``meta.inner_lr``); after the listed numbers of
+updates the adapted policy acts greedily on ``meta.eval_paths`` fixed demand paths per task and its mean cost
+per episode is recorded. Demand of the adaptation rollouts and of the evaluation paths, and the action
+sampling, are seeded by ``meta.eval_seed`` alone, so every method meets the same demand (paired comparisons).
+The hierarchical learner picks each task's initialisation from the task embedding (a demand history of
+episodes_per_update x embedding_periods periods and the first observation; no action is taken for it).
+
+``python evaluate_main.py --config configs/meta_maml.yaml --model_path results/meta_maml_policy.pt`` runs
+this for the model and for the common random initialisation, prints the table and writes
+``adaptation_curves.csv`` and ``adaptation_curves.png`` (to ``--plots``, default results/meta_eval).
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from meta.hierarchical_metalearning import select_inits, task_embeddings
+from meta.maml import inner_update
+from meta.rollouts import Params, collect, task_batches
+from meta.tasks import MultiTaskSerialEnv, SerialTask
+from utils.config import ExperimentConfig
+from utils.metrics import confidence_interval
+
+
+def adaptation_curve(config: ExperimentConfig, inits: list[Params], tasks: list[SerialTask]) -> np.ndarray:
+    """Greedy cost per episode of each task after each of meta.eval_updates adaptation updates.
+
+    inits: one initialisation per task.  -> (n_tasks, len(eval_updates))"""
+    meta = config.meta
+    n = len(tasks)
+    seeds = np.random.SeedSequence([meta.eval_seed]).generate_state(3)
+    adapt_env = MultiTaskSerialEnv(config, n_envs=n * meta.episodes_per_update, seed=int(seeds[0]))
+    adapt_env.set_tasks(tasks, meta.episodes_per_update)
+    eval_env = MultiTaskSerialEnv(config, n_envs=n * meta.eval_paths, seed=int(seeds[1]))
+    eval_env.set_tasks(tasks, meta.eval_paths)
+    eval_demand = evaluation_demand(config, tasks)  # (n * eval_paths, T, 1) fixed for every evaluation
+    generator = torch.Generator().manual_seed(int(seeds[2]))
+    theta = [{k: v.detach().clone() for k, v in p.items()} for p in inits]
+    costs = np.zeros((n, len(meta.eval_updates)))
+    for u in range(max(meta.eval_updates) + 1):
+        for j in [j for j, e in enumerate(meta.eval_updates) if e == u]:
+            greedy = collect(eval_env, theta, None, int(seeds[1]), deterministic=True, demand=eval_demand)
+            costs[:, j] = greedy.episode_cost.reshape(n, meta.eval_paths).mean(axis=1)
+        if u == max(meta.eval_updates):
+            break
+        rollout_seed = int(np.random.SeedSequence([meta.eval_seed, 1, u]).generate_state(1)[0])
+        roll = collect(adapt_env, theta, generator, rollout_seed)
+        batches = task_batches(roll, theta, config.train.gamma, meta.baseline_ridge)
+        with torch.no_grad():
+            theta = [inner_update(p, b, meta.inner_lr) for p, b in zip(theta, batches)]
+    return costs
+
+
+def evaluation_demand(config: ExperimentConfig, tasks: list[SerialTask]) -> np.ndarray:
+    """The fixed evaluation paths: eval_paths per task, task after task.  -> int (n_tasks * eval_paths, T, 1)"""
+    seed = int(np.random.SeedSequence([config.meta.eval_seed]).generate_state(3)[1])
+    env = MultiTaskSerialEnv(config, n_envs=len(tasks) * config.meta.eval_paths, seed=seed)
+    env.set_tasks(tasks, config.meta.eval_paths)
+    env.reset(seed=seed)
+    return env.demand.copy()
+
+
+def inits_for_tasks(model, tasks: list[SerialTask]) -> list[Params]:
+    """One initialisation per task: the only one, or the one the task embedding selects (hierarchical)."""
+    if model.clustering is None:
+        return [model.inits[0]] * len(tasks)
+    seed = int(np.random.SeedSequence([model.config.meta.eval_seed, 2]).generate_state(1)[0])
+    choice = select_inits(model.clustering.responsibilities(task_embeddings(model.config, tasks, seed)))
+    return [model.inits[c] for c in choice]
+
+
+def write_curves_csv(path: Path, curves: dict[str, np.ndarray], updates: list[int], tasks: list[SerialTask]) -> None:
+    """One row per method, task and update count: the long format any tool reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", "task", "demand", "lead_time", "backlog_ratio", "updates", "cost"])
+        for method, costs in curves.items():
+            for i, task in enumerate(tasks):
+                for j, u in enumerate(updates):
+                    lead = "-".join(map(str, task.lead_time))
+                    writer.writerow([method, i, task.demand_kind, lead, task.backlog_ratio, u, f"{costs[i, j]:.2f}"])
+    tmp.replace(path)
+
+
+def summary_table(curves: dict[str, np.ndarray], updates: list[int]) -> str:
+    """Markdown: mean cost over tasks and its 95% t-interval after each number of updates."""
+    lines = ["| method | " + " | ".join(f"after {u}" for u in updates) + " |", "|---|" + "---:|" * len(updates)]
+    for method, costs in curves.items():
+        cells = [f"{m:,.0f} ± {h:,.0f}" for m, h in (confidence_interval(costs[:, j]) for j in range(len(updates)))]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(path: Path, curves: dict[str, np.ndarray], updates: list[int], title: str) -> None:
+    """Mean cost over tasks (and seeds, when rows repeat per seed) with its 95% interval, against updates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for method, costs in curves.items():
+        mean_half = [confidence_interval(costs[:, j]) for j in range(len(updates))]
+        mean = np.array([m for m, _ in mean_half])
+        half = np.array([h for _, h in mean_half])
+        ax.plot(updates, mean, marker="o", label=method)
+        ax.fill_between(updates, mean - half, mean + half, alpha=0.15)
+    ax.set_xlabel("adaptation updates")
+    ax.set_ylabel("cost per episode (held-out tasks)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def evaluate_meta(config: ExperimentConfig, model_path: str, out_dir: str | None) -> int:
+    """evaluate_main.py for a meta config: the model's adaptation curve beside the random initialisation's."""
+    from meta.tasks import load_test_tasks
+    from meta.training import load_meta_model, random_init
+
+    model = load_meta_model(model_path)
+    if model.obs_dim != MultiTaskSerialEnv(config, n_envs=1).obs_dim:
+        from utils.errors import UserError
+
+        raise UserError(f"model file '{model_path}' expects another observation size; evaluate with the config it was trained with")
+    tasks = load_test_tasks(config)
+    updates = list(config.meta.eval_updates)
+    name = model.config.train.algorithm + (f" ({model.config.meta.variant})" if model.config.train.algorithm == "maml" else "")
+    curves = {
+        "random init": adaptation_curve(config, [random_init(config, model.obs_dim, model.action_nvec)] * len(tasks), tasks),
+        name: adaptation_curve(config, inits_for_tasks(model, tasks), tasks),
+    }
+    out = Path(out_dir or Path(config.out_dir) / "meta_eval")
+    print(f"{len(tasks)} held-out tasks of {config.meta.tasks.test_tasks_file}; cost per episode of {config.env.episode_length} periods")
+    print(summary_table(curves, updates))
+    write_curves_csv(out / "adaptation_curves.csv", curves, updates, tasks)
+    plot_curves(out / "adaptation_curves.png", curves, updates, f"Adaptation on held-out tasks: {name}")
+    print(f"wrote {out / 'adaptation_curves.csv'} and {out / 'adaptation_curves.png'}")
+    return 0
