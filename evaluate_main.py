@@ -144,7 +144,7 @@ def run_baseline(
     if params is None:
         demand, info["tuned_on"], suffix = tuning
         label = name + suffix
-        result = tune(name, config.env, demand, bcfg.max_sweeps, seed)
+        result = tune(name, config.env, demand, bcfg.max_sweeps, seed, bcfg.cache_dir or None)
         params = result.params
         info.update(tuning_cost=result.mean_cost, tuning_candidates=result.n_candidates, tuning_seconds=result.seconds)
     else:

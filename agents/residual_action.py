@@ -155,8 +155,9 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
         return config
     bcfg = BaselinesConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
     demand = tuning_demand(config, bcfg, n_streams)  # (M, T, S)
-    result = tune(res.policy, config.env, demand, bcfg.max_sweeps, res.tune_seed)
-    log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths in {result.seconds:.0f} s: "
+    result = tune(res.policy, config.env, demand, bcfg.max_sweeps, res.tune_seed, config.baselines.cache_dir or None)
+    how = "read from the tuning cache" if result.cached else f"in {result.seconds:.0f} s"
+    log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths ({how}): "
         f"mean cost {result.mean_cost:,.1f}, params {np.round(result.params, 3).tolist()}")
     return dataclasses.replace(config, residual=dataclasses.replace(res, params=[float(p) for p in result.params]))
 

@@ -16,6 +16,7 @@ from agents.baselines import (
     rollout,
     tune,
 )
+from agents.baselines.tuning import _tuning_key
 from envs import make_env
 from utils.config import DemandConfig, EnvConfig, SerialConfig
 from utils.data_loader import sample_demand
@@ -433,3 +434,25 @@ def test_network_baselines_include_pout():
 
     assert {"pout_installation", "forecast_installation_proportional"} <= set(policy_names("network"))
     assert "pout_echelon" not in policy_names("network") and "pout_echelon" in policy_names("serial")
+
+
+def test_tuning_cache_returns_the_search_result_and_keys_on_its_inputs(tmp_path):
+    config = EnvConfig(episode_length=20)
+    demand = sample_demand(DemandConfig(kind="stationary", stationary_mean=10.0), np.random.default_rng(3), 2, 20)
+    fresh = tune("installation_base_stock", config, demand, max_sweeps=1)
+    first = tune("installation_base_stock", config, demand, max_sweeps=1, cache_dir=tmp_path)
+    again = tune("installation_base_stock", config, demand, max_sweeps=1, cache_dir=tmp_path)
+    assert not first.cached and again.cached
+    assert again.params.tolist() == fresh.params.tolist() and again.mean_cost == fresh.mean_cost
+    assert again.param_names == fresh.param_names and again.n_candidates == fresh.n_candidates
+    # other demand paths, another env or other search settings are other entries
+    other = tune("installation_base_stock", config, demand + 1, max_sweeps=1, cache_dir=tmp_path)
+    assert not other.cached and len(list(tmp_path.glob("*.json"))) == 2
+    costly = EnvConfig(episode_length=20, serial=SerialConfig(holding_cost=[2.0, 1.0, 1.0]))
+    keys = {_tuning_key("installation_base_stock", c, demand, m, 0) for c, m in ((config, 1), (costly, 1), (config, 2))}
+    assert len(keys) == 3
+    # a damaged entry is searched again and rewritten
+    entry = tmp_path / f"installation_base_stock-{_tuning_key('installation_base_stock', config, demand, 1, 0)}.json"
+    entry.write_text("{not json")
+    repaired = tune("installation_base_stock", config, demand, max_sweeps=1, cache_dir=tmp_path)
+    assert not repaired.cached and repaired.params.tolist() == fresh.params.tolist() and entry.read_text() != "{not json"

@@ -1,8 +1,12 @@
 """Tuning a baseline's parameters by simulation: every candidate of a coordinate move runs in one batch."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -13,6 +17,7 @@ from agents.rollout import rollout
 from envs import make_env
 from utils.config import BaselinesConfig, EnvConfig, ExperimentConfig
 from utils.data_loader import sample_demand
+from utils.files import write_text_atomic
 
 
 @dataclass
@@ -24,7 +29,8 @@ class TuneResult:
     param_names: list[str]  # what each value is
     mean_cost: float  # mean chain cost per episode on the tuning demand
     n_candidates: int  # parameter sets simulated
-    seconds: float  # wall time of the search
+    seconds: float  # wall time of the search (of the original search when read from the cache)
+    cached: bool = False  # read from the tuning cache instead of searched again
 
 
 def candidate_costs(
@@ -97,9 +103,29 @@ def coordinate_search(
 
 
 def tune(
-    name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int = 40, seed: int = 0
+    name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int = 40, seed: int = 0,
+    cache_dir: str | Path | None = None,
 ) -> TuneResult:
-    """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched)."""
+    """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched).
+
+    cache_dir: a folder of earlier results; the search is deterministic, so a result found there for the same
+    policy, env config, demand paths, search settings and simulation code is returned instead of searching
+    again (a network search takes minutes, and every evaluation and residual training starts with one).
+    """
+    if cache_dir:
+        path = Path(cache_dir) / f"{name}-{_tuning_key(name, env_config, demand, max_sweeps, seed)}.json"
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                return TuneResult(**dict(stored, params=np.array(stored["params"], dtype=np.float64), cached=True))
+            except (ValueError, TypeError, KeyError):
+                pass  # a damaged entry is searched again and rewritten
+        result = tune(name, env_config, demand, max_sweeps, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stored = dict(dataclasses.asdict(result), params=result.params.tolist())
+        del stored["cached"]
+        write_text_atomic(path, json.dumps(stored, indent=1))
+        return result
     start = time.perf_counter()
     probe = make_env(env_config, n_envs=1)
     space = POLICIES[name].param_space(probe, DemandSummary.of(demand))
@@ -115,3 +141,15 @@ def tuning_demand(config: ExperimentConfig, baseline_config: BaselinesConfig, n_
     """Demand paths from the training generator, seeded by ``tune_seed`` (never the test files).  (M, T, S)"""
     rng = np.random.default_rng(baseline_config.tune_seed)
     return sample_demand(config.demand, rng, baseline_config.tune_paths, config.env.episode_length, n_streams)
+
+
+def _tuning_key(name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int, seed: int) -> str:
+    """A digest of everything a tuning result depends on, the simulation code included (16 hex digits)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([name, dataclasses.asdict(env_config), max_sweeps, seed], sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(demand, dtype=np.int64).tobytes())
+    digest.update(str(demand.shape).encode())
+    root = Path(__file__).resolve().parents[2]
+    for source in sorted([*root.glob("agents/baselines/*.py"), root / "agents/rollout.py", *root.glob("envs/*.py")]):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
