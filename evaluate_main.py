@@ -12,7 +12,7 @@ baselines config file) or else tuned by simulation on demand drawn from the trai
 (``baselines.tune_seed``), never on the evaluated files; ``--in_sample`` tunes on the evaluated files
 instead (the paper's protocol) and labels those rows "in-sample"; ``--tune_dir DIR`` tunes on the files of
 another folder and names it in the rows. ``--baselines`` runs every baseline of
-the env kind and the clairvoyant LP bound (not with random shipping loss). Other ``--set`` keys override the
+the env's supply graph and the clairvoyant LP bound (not with random shipping loss). Other ``--set`` keys override the
 experiment config (e.g. ``--set env.serial.fixed_order_cost=25``).
 
 The table: cost per episode (mean over files, 95% t-interval), mean cost per agent, the paper's figure
@@ -221,7 +221,7 @@ def main() -> int:
     parser.add_argument("--sample_actions", action="store_true",
                         help="the trained policy samples its actions (seeded) instead of acting greedily")
     parser.add_argument("--policy", action="append", default=[], metavar="NAME", help=f"a baseline: {', '.join(POLICIES)}")
-    parser.add_argument("--baselines", action="store_true", help="every baseline of the env kind and the clairvoyant bound")
+    parser.add_argument("--baselines", action="store_true", help="every baseline defined on the env's supply graph and the clairvoyant bound")
     parser.add_argument("--eval_dir", help="demand folder to evaluate on (default: the config's demand.test_dir)")
     parser.add_argument("--in_sample", action="store_true", help="tune baselines on the evaluated files (labelled in-sample)")
     parser.add_argument("--tune_dir", help="tune baselines on the files of this folder (default: training-generator paths)")
@@ -274,11 +274,12 @@ def main() -> int:
         )
     demand = demand_set.demand[:, : env.episode_length]  # (B, T, S)
     names = list(args.policy)
+    applicable = policy_names(env.graph)
     if args.baselines:
-        names += [n for n in policy_names(config.env.kind) if n not in names]
+        names += [n for n in applicable if n not in names]
     for n in names:
-        if n not in policy_names(config.env.kind):
-            raise UserError(f"unknown baseline '{n}' for a {config.env.kind} env; choose one of {', '.join(policy_names(config.env.kind))}")
+        if n not in applicable:
+            raise UserError(f"baseline '{n}' is not defined on this env's supply graph; choose one of {', '.join(applicable)}")
 
     rows: dict[str, dict] = {}
     rollouts: dict[str, Rollout] = {}
@@ -294,8 +295,7 @@ def main() -> int:
     for n in names:
         label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed, tuning)
         rollouts[label], rows[label] = r, {**summarize(r), **info}
-    shipping_loss = config.env.kind == "serial" and config.env.serial.max_loss_percent > 0
-    if args.baselines and not shipping_loss:  # the LP covers the serial chain and any network
+    if args.baselines and not env.random_shipping_loss:  # the LP covers any supply graph, without random losses
         from agents.clairvoyant import clairvoyant_bounds
 
         start = time.perf_counter()

@@ -13,10 +13,10 @@ of orders placed over orders proposed. Two thin adapters use it:
 
 Requirements of row r (one chain and stage; on a network one node) for the next H periods:
 
-* serial stage (and a network edge with a single-supplier back end): r = (a + deficit, f, ..., f),
+* a node with one supplier (and every supplier edge with a single-supplier back end): r = (a + deficit, f, ..., f),
   a the current proposal, f the rounded forecast of later proposals (``planner.forecast``: the current
   proposal, or the smoothed mean m <- w a + (1 - w) m, w = ``planner.smoothing``);
-* network node with ``dalsa``: the units that must *arrive* in each of the next H periods,
+* a node with several suppliers under ``dalsa``: the units that must *arrive* in each of the next H periods,
   ``lot_sizing.hybrid_planner.arrival_requirements``; DALSA then also chooses the suppliers.
 
 Netting (``planner.netting``): ``history`` (default) is the textbook rolling horizon: the surplus
@@ -27,8 +27,8 @@ less after a large lot; it over-orders without bound when the policy does not re
 policy trained without the planner kept proposing 1 unit a period at a stage holding 140:
 docs/fixed_cost_table.md), so it is meant for policies trained with it in the loop.
 
-The fixed cost the planner prices is ``planner.setup_cost``, or the serial env's own fixed order cost
-when that is -1. At a zero fixed cost no lots are worth forming, and the proposals pass through
+The fixed cost the planner prices is ``planner.setup_cost``, or the env's own fixed order cost
+(``env.fixed_order_cost``; 0 on a network) when that is -1. At a zero fixed cost no lots are worth forming, and the proposals pass through
 unchanged (on a network, supplier choice then also stays with the policy).
 """
 from __future__ import annotations
@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from agents.baselines import is_serial
 from lot_sizing.ga_lotsizing import GAConfig
 from lot_sizing.hybrid_planner import arrival_requirements, check_backend, first_lots, first_supplier_orders, rolling_requirements
 from utils.config import PlannerConfig
@@ -51,37 +50,34 @@ class OrderPlanner:
     """Proposals (B, N, D) -> orders placed (B, N, D) for one batched env's shape and costs."""
 
     def __init__(self, config: PlannerConfig, env: Any) -> None:
-        """config: the planner settings; env: the batched env whose orders are planned (its shape,
-        order caps, holding costs, fixed order cost and, on a network, each supplier edge's lead time
-        and shipping cost are read once here)."""
+        """config: the planner settings; env: the batched env whose orders are planned (its shape, fixed order
+        cost and supply graph: order caps, holding costs, each supplier edge's lead time and price, read once here)."""
         self.config = config
         self.backend = check_backend(config.backend)
         self.horizon = config.horizon
         self.n_envs, self.n_agents = int(env.n_envs), int(env.n_agents)
         self.action_nvec = np.asarray(env.action_nvec).reshape(self.n_agents, -1)  # (N, D)
-        self.serial = is_serial(env)
+        graph = env.graph  # node holding costs, supplier edges (lead time, price) and order caps
         self.ga_config = GAConfig(population_size=config.ga_population_size, max_generations=config.ga_max_generations,
                                   patience=config.ga_patience, seed=config.ga_seed)
         self.cache: dict = {}
-        if self.serial:
-            env_fixed = float(env.fixed_order_cost)
-            self.setup_cost = env_fixed if config.setup_cost == -1 else config.setup_cost
-            self.holding = np.tile(np.asarray(env.holding_cost, dtype=float), self.n_envs)  # (B*N,)
-            self.cap = float(env.order_cap)
-        else:
-            self.setup_cost = 0.0 if config.setup_cost == -1 else config.setup_cost  # networks charge no fixed cost
-            self.node_edges = [list(edges) for edges in env.in_edges]  # supplier edges of each node, action order
-            self.edge_lead = np.asarray(env.edge_lead)  # (E,)
-            self.edge_price = np.array([env.ship_cost_matrix[e, env.edge_customer[e]] for e in range(len(env.edge_lead))])
-            self.node_holding = np.asarray(env.holding_cost, dtype=float)  # (N,)
-            self.cap = float(self.action_nvec.max() - 1)
-            if self.backend == "dalsa":
-                if config.netting == "history":
-                    raise UserError("planner.netting 'history' is not defined for dalsa on a network (it plans arrivals); "
-                                    "set planner.netting=state")
-                longest = int(self.edge_lead.max())
-                if self.horizon <= longest:
-                    raise UserError(f"planner.horizon is {self.horizon} but must exceed the longest lead time {longest} for dalsa on a network")
+        self.setup_cost = float(env.fixed_order_cost) if config.setup_cost == -1 else config.setup_cost
+        self.node_edges = [list(edges) for edges in graph.in_edges]  # supplier edges of each node, action order
+        self.edge_lead = np.asarray(graph.edge_lead)  # (E,)
+        self.edge_price = np.asarray(graph.edge_price)  # (E,)
+        self.node_holding = np.asarray(graph.holding_cost, dtype=float)  # (N,)
+        self.cap = float(self.action_nvec.max() - 1)
+        # DALSA plans a node's arrivals over all its suppliers; with one supplier per node there is nothing to
+        # split, and each order is a lot-sizing row like the other back ends'
+        self.split_suppliers = self.backend == "dalsa" and not graph.single_sourced
+        if self.split_suppliers:
+            if config.netting == "history":
+                raise UserError("planner.netting 'history' is not defined for dalsa with several suppliers per node (it "
+                                "plans arrivals); set planner.netting=state")
+            longest = int(self.edge_lead.max())
+            if self.horizon <= longest:
+                raise UserError(f"planner.horizon is {self.horizon} but must exceed the longest lead time {longest} for dalsa "
+                                "with several suppliers per node")
         self.reset()
 
     def reset(self) -> None:
@@ -109,7 +105,7 @@ class OrderPlanner:
         forecast = self._forecast(proposals)
         if self.setup_cost == 0:
             placed = proposals.astype(np.float64)  # no lots worth forming: the policy's orders as they are
-        elif not self.serial and self.backend == "dalsa":
+        elif self.split_suppliers:
             placed = self._dalsa_orders(proposals, forecast)
         else:
             placed = self._single_supplier_orders(proposals, forecast)
@@ -122,7 +118,7 @@ class OrderPlanner:
         B, N, D = proposals.shape
         active = np.broadcast_to(self.action_nvec[None] > 1, (B, N, D))  # padding dimensions stay 0
         a, f = proposals[active].astype(float), forecast[active]
-        holding = self.holding if self.serial else np.broadcast_to(self.node_holding[None, :, None], (B, N, D))[active]
+        holding = np.broadcast_to(self.node_holding[None, :, None], (B, N, D))[active]
         stock, deficit = 0.0, None
         if self.config.netting == "history":
             g = self.surplus[active]
@@ -173,7 +169,7 @@ class PlannerEnv:
 
     def step(self, actions: np.ndarray):
         """actions = the policy's proposals, int (B, N, D) or (B, N); the env receives the planned orders."""
-        proposals = self.env._check_actions(actions)  # the env's own action checks, on what the policy sent
+        proposals = self.env.check_actions(actions)  # the env's own action checks, on what the policy sent
         placed = self.planner.orders(proposals)
         obs, rewards, terminated, truncated, info = self.env.step(placed)
         info = dict(info, proposed=proposals, orders=placed)
@@ -199,7 +195,7 @@ class PlannedPolicy:
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
         """obs (B, N, obs_dim) -> orders placed int (B, N, D)."""
-        return self.planner.orders(env._check_actions(self.policy.act(obs, env)))
+        return self.planner.orders(env.check_actions(self.policy.act(obs, env)))
 
 
 def with_planner(env: Any, config: PlannerConfig) -> Any:

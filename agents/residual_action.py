@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from agents.baselines import make_baseline, policy_names, tune, tuning_demand
+from envs import make_env
 from envs.base_env import BatchedInventoryEnv
 from utils.config import BaselinesConfig, ExperimentConfig, ResidualConfig
 from utils.errors import UserError
@@ -98,7 +99,7 @@ class ResidualEnv:
 
     def step(self, actions: np.ndarray):
         """actions: correction indices int (B, N, D) or (B, N), checked against this wrapper's action space."""
-        actions = BatchedInventoryEnv._check_actions(self, actions)  # the env's own checks, on our action space
+        actions = BatchedInventoryEnv.check_actions(self, actions)  # the env's own checks, on our action space
         rule_orders = self.correction.rule_orders
         placed = self.correction.orders(actions)
         obs, rewards, terminated, truncated, info = self.env.step(placed)
@@ -146,10 +147,11 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
     res = config.residual
     if not res.enabled:
         return config
-    if res.policy not in policy_names(config.env.kind):
+    applicable = policy_names(make_env(config.env).graph)
+    if res.policy not in applicable:
         raise UserError(
-            f"residual.policy '{res.policy}' is not a baseline of a {config.env.kind} env; "
-            f"choose one of {', '.join(policy_names(config.env.kind))}"
+            f"residual.policy '{res.policy}' is not a baseline defined on this env's supply graph; "
+            f"choose one of {', '.join(applicable)}"
         )
     if res.params:
         return config
@@ -164,7 +166,7 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
 
 def with_residual(env: Any, config: ResidualConfig) -> Any:
     """The env itself when the residual action is off, else the env wrapped so actions correct the rule."""
-    # an unknown rule name is refused by make_baseline (and, per env kind, by resolve_rule)
+    # an unknown rule name is refused by make_baseline (and, per supply graph, by resolve_rule)
     return ResidualEnv(env, RuleCorrection(config, env)) if config.enabled else env
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.baselines import policy_names, tune, tuning_demand  # noqa: E402
+from envs import make_env  # noqa: E402
 from utils.config import BaselinesConfig, load_config  # noqa: E402
 
 DEFAULT_CONFIGS = ["configs/train_serial.yaml", "configs/train_serial_stationary.yaml", "configs/train_network.yaml"]
@@ -31,10 +32,10 @@ def main() -> None:
     for path in args.configs:
         config = load_config(path)
         bcfg = BaselinesConfig(tune_paths=args.tune_paths)
-        n_streams = 2 if config.env.kind == "network" else 1
+        graph = make_env(config.env).graph
         start = time.perf_counter()
-        demand = tuning_demand(config, bcfg, n_streams)
-        for name in policy_names(config.env.kind):
+        demand = tuning_demand(config, bcfg, graph.n_streams)
+        for name in policy_names(graph):
             r = tune(name, config.env, demand, bcfg.max_sweeps, config.seed)
             print(f"{path:<34} {name:<24} {r.n_candidates:>10} {r.seconds:>8.2f} {r.mean_cost:>12.1f}")
         total = time.perf_counter() - start

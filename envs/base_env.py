@@ -10,6 +10,11 @@ The API uses the Gymnasium / PettingZoo vocabulary, batched:
 * ``step(actions (B, N, D) int) -> obs, rewards (B, N), terminated (B,), truncated (B,), info``
 * ``state() -> (B, state_dim)``: the global state for a centralized critic
 
+and one read API every consumer (baselines, planner, clairvoyant bound, metrics) uses whatever the graph:
+``graph`` (``envs.supply_graph.SupplyGraph``: nodes, supplier edges, action layout), the state ``on_hand``
+(B, N), ``pipeline`` (B, N, L_max), ``demand_seen`` (B, N), ``t``, and ``inventory_position()``,
+``supplier_owed()``, ``owed_on_edges()``, ``owed_to_customers()``, ``echelon_position()`` (chains only).
+
 An episode ends by its time limit, so it is reported as ``truncated`` (a value function must still
 bootstrap there); ``terminated`` is always False. ``rewards`` is the configured training reward;
 ``info["cost"]`` (B, N) is always each agent's raw cost, and evaluation uses only that.
@@ -21,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from envs.reward_functions import mixed_reward
+from envs.supply_graph import SupplyGraph
 from utils.config import EnvConfig
 from utils.errors import UserError
 
@@ -31,9 +37,18 @@ DemandSampler = Callable[[np.random.Generator, int, int, int], np.ndarray]
 class BatchedInventoryEnv:
     """Common bookkeeping: demand, time, action checks, rewards, truncation, observation scaling.
 
-    Subclasses set ``n_agents``, ``agent_names``, ``action_nvec`` (N, D), ``n_streams`` and
-    ``obs_dim``, and implement ``_reset_state``, ``_advance`` and ``_raw_observation``.
+    Subclasses set ``graph``, ``n_agents``, ``agent_names``, ``action_nvec`` (N, D), ``n_streams`` and the
+    state arrays, call ``_init_observation``, and implement ``_reset_state``, ``_advance``, the owed-units
+    reads (``owed_on_edges``, ``supplier_owed``, ``owed_to_customers``) and ``_observed_shortage``.
     """
+
+    graph: SupplyGraph  # nodes, supplier edges and the action layout (envs/supply_graph.py)
+    on_hand: np.ndarray  # (B, N) units on hand at the end of the last period
+    pipeline: np.ndarray  # (B, N, L_max) units in transit to each node, slot 0 arriving next
+    demand_seen: np.ndarray  # (B, N) new demand each node faced in the last period
+    fixed_order_cost: float = 0.0  # charged to a node in a period in which units enter its pipeline (0 = none)
+    reset_shows_demand: bool = False  # demand_seen at reset is a demand level a forecast may start from (else it is 0)
+    random_shipping_loss: bool = False  # units in transit are lost at random (no LP bound can price them without the draws)
 
     n_agents: int
     agent_names: list[str]
@@ -94,7 +109,7 @@ class BatchedInventoryEnv:
         """Advance every chain by one period.  actions int (B, N, D) (or (B, N) when D = 1)."""
         if self._needs_reset:
             raise UserError("step() called before reset() or after the episode ended; call reset() first")
-        actions = self._check_actions(actions)
+        actions = self.check_actions(actions)
         if self.obs_demand_history:  # newest first: slot 0 is the demand seen one period before the current one
             self.demand_history[:, :, 1:] = self.demand_history[:, :, :-1]
             self.demand_history[:, :, 0] = self.demand_seen
@@ -166,7 +181,9 @@ class BatchedInventoryEnv:
             raise UserError("demand must not be negative")
         return np.ascontiguousarray(demand[:, : self.episode_length], dtype=np.int64)
 
-    def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+    def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """actions int (B, N, D) (or (B, N) when D = 1) within the action space -> int64 (B, N, D); anything else
+        is a one-line UserError. Public so that wrappers (planner) check what a policy sent before acting on it."""
         actions = np.asarray(actions)
         n_dims = self.action_nvec.shape[1]
         if actions.ndim == 2 and n_dims == 1:
@@ -186,14 +203,67 @@ class BatchedInventoryEnv:
             )
         return actions.astype(np.int64, copy=False)
 
+    def _init_observation(self, config: EnvConfig, obs_scale: float) -> None:
+        """The observation options (after ``graph`` is built): opt-in features, scale and obs_dim."""
+        if config.obs_echelon_position and not self.graph.is_chain:
+            raise UserError("env.obs_echelon_position is defined where the supply graph is a chain; set it to false")
+        self.obs_inventory_position = config.obs_inventory_position
+        self.obs_supplier_owed = config.obs_supplier_owed
+        self.obs_echelon_position = config.obs_echelon_position
+        self.obs_scale = obs_scale
+        n_extra = int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(config.obs_echelon_position)
+        self.obs_dim = 3 + self.n_slots + n_extra + self.n_shared_features
+
+    def _raw_observation(self) -> np.ndarray:
+        """Unscaled per-agent observation in units: on-hand, shortage, demand seen, pipeline slots, then the
+        opt-in inventory position, units owed by the suppliers and echelon position.  (B, N, raw_dim)"""
+        parts = [self.on_hand[..., None], self._observed_shortage()[..., None], self.demand_seen[..., None], self.pipeline]
+        owed = self.supplier_owed()
+        position = self.inventory_position(owed) if self.obs_inventory_position or self.obs_echelon_position else None
+        if self.obs_inventory_position:
+            parts.append(position[..., None])
+        if self.obs_supplier_owed:
+            parts.append(owed[..., None])
+        if self.obs_echelon_position:
+            parts.append(np.cumsum(position, axis=1)[..., None])  # echelon_position() from the position above
+        return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
+
+    # ------------------------------------------------------------------ read API
+    def inventory_position(self, supplier_owed: np.ndarray | None = None) -> np.ndarray:
+        """On-hand - units owed to customers + pipeline + units owed by the suppliers (installation stock).  (B, N)
+
+        supplier_owed: ``supplier_owed()`` if the caller has it already."""
+        owed = self.supplier_owed() if supplier_owed is None else supplier_owed
+        return self.on_hand - self.owed_to_customers() + self.pipeline.sum(axis=2) + owed
+
+    def echelon_position(self) -> np.ndarray:
+        """Echelon inventory position on a chain: the installation positions at and below each node summed (what
+        a node owes its customer cancels what that customer is owed), i.e. all stock on hand and in transit at
+        and below the node, minus what the retailer owes its customers, plus what the node's supplier owes.  (B, N)"""
+        if not self.graph.is_chain:
+            raise UserError("the echelon position is defined where the supply graph is a chain")
+        return np.cumsum(self.inventory_position(), axis=1)
+
     # ------------------------------------------------------------------ to implement
+    def owed_on_edges(self) -> np.ndarray:
+        """Units each supplier edge's supplier still owes its customer.  (B, E)"""
+        raise NotImplementedError
+
+    def supplier_owed(self) -> np.ndarray:
+        """Units each node's suppliers still owe it, summed over its suppliers.  (B, N)"""
+        raise NotImplementedError
+
+    def owed_to_customers(self) -> np.ndarray:
+        """Units each node still owes its customers.  (B, N)"""
+        raise NotImplementedError
+
+    def _observed_shortage(self) -> np.ndarray:
+        """The observation's second feature (B, N): the serial chain's backlog, the network's unmet units."""
+        raise NotImplementedError
+
     def _reset_state(self) -> None:
         raise NotImplementedError
 
     def _advance(self, demand_t: np.ndarray, actions: np.ndarray) -> dict[str, Any]:
         """One period.  demand_t (B, S), actions (B, N, D).  Returns info with at least "cost" (B, N)."""
-        raise NotImplementedError
-
-    def _raw_observation(self) -> np.ndarray:
-        """Unscaled per-agent observation (B, N, raw_dim) in units."""
         raise NotImplementedError

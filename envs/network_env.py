@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from envs.base_env import BatchedInventoryEnv, DemandSampler
+from envs.supply_graph import SupplyGraph
 from utils.config import EnvConfig, NetworkConfig, NetworkEdgeConfig, NetworkNodeConfig
 from utils.errors import UserError
 
@@ -87,13 +88,8 @@ class NetworkEnv(BatchedInventoryEnv):
         super().__init__(n_envs, config, demand_sampler, seed)
         self._build_graph(net)
         self.allocation = net.allocation
-        self.obs_inventory_position = config.obs_inventory_position
-        self.obs_supplier_owed = config.obs_supplier_owed
-        self.obs_scale = float(net.max_order_per_supplier)
         self.reset_customer_demand = 0  # as the nodes' "demand seen" at reset
-        if config.obs_echelon_position:
-            raise UserError("env.obs_echelon_position is defined for the serial chain only; set it to false for a network")
-        self.obs_dim = 3 + self.n_slots + int(config.obs_inventory_position) + int(config.obs_supplier_owed) + self.n_shared_features
+        self._init_observation(config, float(net.max_order_per_supplier))
         self._begin_episode()
 
     # ------------------------------------------------------------------ graph
@@ -107,8 +103,7 @@ class NetworkEnv(BatchedInventoryEnv):
         N = len(names)
         self.n_agents = N
         self.agent_names = names
-        in_edges: list[list[int]] = [[] for _ in range(N)]
-        out_edges: list[list[int]] = [[] for _ in range(N)]
+        has_supplier = [False] * N
         supplier, customer, lead, ship_cost = [], [], [], []
         for e, edge in enumerate(net.edges):
             if edge.customer not in index:
@@ -126,11 +121,9 @@ class NetworkEnv(BatchedInventoryEnv):
             customer.append(c)
             lead.append(edge.lead_time)
             ship_cost.append(edge.shipping_cost)
-            in_edges[c].append(e)
-            if s >= 0:
-                out_edges[s].append(e)
-        for i, edges in enumerate(in_edges):
-            if not edges:
+            has_supplier[c] = True
+        for i, found in enumerate(has_supplier):
+            if not found:
                 raise UserError(f"env.network: node '{names[i]}' has no supplier; add an edge with customer '{names[i]}'")
         self._check_acyclic(N, supplier, customer, names)
         streams = sorted(node.customer_stream for node in net.nodes if node.customer_stream >= 0)
@@ -140,41 +133,43 @@ class NetworkEnv(BatchedInventoryEnv):
             raise UserError("env.network.nodes: no node serves customers; set customer_stream on the retailers")
         self.n_streams = len(streams)
 
-        self.edge_supplier = np.array(supplier, dtype=np.int64)  # (E,) -1 = outside source
-        self.edge_customer = np.array(customer, dtype=np.int64)  # (E,)
-        self.edge_lead = np.array(lead, dtype=np.int64)  # (E,)
-        self.edge_dim = np.array([in_edges[c].index(e) for e, c in enumerate(customer)], dtype=np.int64)  # (E,)
+        node_lost = np.array([n.lost_sales for n in net.nodes])
+        stream_node = np.zeros(self.n_streams, dtype=np.int64)
+        for i, node in enumerate(net.nodes):
+            if node.customer_stream >= 0:
+                stream_node[node.customer_stream] = i
+        supplier_arr = np.array(supplier, dtype=np.int64)
+        edge_lost = np.zeros(len(supplier), dtype=bool)
+        edge_lost[supplier_arr >= 0] = node_lost[supplier_arr[supplier_arr >= 0]]
+        self.graph = SupplyGraph(
+            node_names=names, holding_cost=np.array([n.holding_cost for n in net.nodes]),
+            shortage_cost=np.array([n.shortage_cost for n in net.nodes]), edge_supplier=supplier_arr,
+            edge_customer=np.array(customer, dtype=np.int64), edge_lead=np.array(lead, dtype=np.int64),
+            edge_cap=np.full(len(supplier), net.max_order_per_supplier, dtype=np.int64),
+            edge_price=np.array(ship_cost, dtype=np.float64), edge_order_price_floor=np.zeros(len(supplier)),
+            edge_lost=edge_lost, stream_node=stream_node, stream_lost=node_lost[stream_node],
+        )
+        g = self.graph
+        # the dynamics index the graph's arrays directly
+        self.edge_supplier, self.edge_customer, self.edge_lead, self.edge_dim = g.edge_supplier, g.edge_customer, g.edge_lead, g.edge_dim
+        self.in_edges, self.out_edges, self.action_nvec = g.in_edges, g.out_edges, g.action_nvec
+        self.holding_cost, self.shortage_cost = g.holding_cost, g.shortage_cost
+        self.stream_node, self.stream_lost, self.edge_lost, self.internal = g.stream_node, g.stream_lost, g.edge_lost, g.internal
+        self.external = np.flatnonzero(self.edge_supplier < 0)  # edges from outside sources
         self.n_slots = int(self.edge_lead.max())
-        D = max(len(x) for x in in_edges)
-        self.action_nvec = np.ones((N, D), dtype=np.int64)
-        for i, edges in enumerate(in_edges):
-            self.action_nvec[i, : len(edges)] = net.max_order_per_supplier + 1
-        self.in_edges, self.out_edges = in_edges, out_edges
         # per-node receiving shipping cost as a matrix so costs are one product: (E, N)
         self.ship_cost_matrix = np.zeros((len(supplier), N))
         self.ship_cost_matrix[np.arange(len(supplier)), self.edge_customer] = ship_cost
         # edge -> its customer node, so per-node sums over in-edges are one integer product: (E, N)
         self.edge_into_node = np.zeros((len(supplier), N), dtype=np.int64)
         self.edge_into_node[np.arange(len(supplier)), self.edge_customer] = 1
-        self.holding_cost = np.array([n.holding_cost for n in net.nodes])  # (N,)
-        self.shortage_cost = np.array([n.shortage_cost for n in net.nodes])  # (N,)
         self.initial_on_hand = np.array([n.initial_on_hand for n in net.nodes], dtype=np.int64)
         self.initial_pipeline = np.array([n.initial_pipeline for n in net.nodes], dtype=np.int64)
-        node_lost = np.array([n.lost_sales for n in net.nodes])
-        self.stream_node = np.zeros(self.n_streams, dtype=np.int64)
-        for i, node in enumerate(net.nodes):
-            if node.customer_stream >= 0:
-                self.stream_node[node.customer_stream] = i
-        self.stream_lost = node_lost[self.stream_node]  # (S,)
-        self.internal = np.flatnonzero(self.edge_supplier >= 0)  # node-to-node edges
-        self.external = np.flatnonzero(self.edge_supplier < 0)  # edges from outside sources
-        self.edge_lost = np.zeros(len(supplier), dtype=bool)
-        self.edge_lost[self.internal] = node_lost[self.edge_supplier[self.internal]]
 
         # Demand "sources": S streams, then E edges, then one always-zero column for padding.
         # customers[i] lists the sources node i serves, in list order (stream first, then out-edges).
         S, E = self.n_streams, len(supplier)
-        customers = [([node.customer_stream] if node.customer_stream >= 0 else []) + [S + e for e in out_edges[i]]
+        customers = [([node.customer_stream] if node.customer_stream >= 0 else []) + [S + e for e in self.out_edges[i]]
                      for i, node in enumerate(net.nodes)]
         C = max(1, max(len(c) for c in customers))
         self.source_of = np.full((N, C), S + E, dtype=np.int64)  # (N, C) padded with the zero column
@@ -232,7 +227,7 @@ class NetworkEnv(BatchedInventoryEnv):
         self.demand_seen = np.zeros((B, N), dtype=np.int64)
 
     def _advance(self, demand_t: np.ndarray, actions: np.ndarray) -> dict[str, Any]:
-        B, N = self.n_envs, self.n_agents
+        B = self.n_envs
         S = self.n_streams
         orders = actions[:, self.edge_customer, self.edge_dim]  # (B, E) quantity asked on each edge
         # what each source asks for now: streams, edges, zero pad
@@ -289,7 +284,11 @@ class NetworkEnv(BatchedInventoryEnv):
         before = np.cumsum(asked, axis=2) - asked  # units asked by customers served earlier
         return np.clip(available[..., None] - before, 0, asked)
 
-    # ------------------------------------------------------------------ observation
+    # ------------------------------------------------------------------ read API (declared in base_env)
+    def owed_on_edges(self) -> np.ndarray:
+        """Units each edge's supplier still owes its customer.  (B, E)"""
+        return self.owed_edge
+
     def supplier_owed(self) -> np.ndarray:
         """Units the suppliers owe each node, summed over its suppliers.  (B, N)"""
         return self.owed_edge @ self.edge_into_node  # (B, E) @ (E, N), exact in integers
@@ -299,18 +298,5 @@ class NetworkEnv(BatchedInventoryEnv):
         owed_src = np.concatenate([self.owed_stream, self.owed_edge, np.zeros((self.n_envs, 1), np.int64)], axis=1)
         return owed_src[:, self.source_of].sum(axis=2)
 
-    def inventory_position(self, supplier_owed: np.ndarray | None = None) -> np.ndarray:
-        """On-hand - units owed to customers + pipeline + units owed by suppliers.  (B, N)
-
-        supplier_owed: ``supplier_owed()`` if the caller has it already."""
-        owed = self.supplier_owed() if supplier_owed is None else supplier_owed
-        return self.on_hand - self.owed_to_customers() + self.pipeline.sum(axis=2) + owed
-
-    def _raw_observation(self) -> np.ndarray:
-        parts = [self.on_hand[..., None], self.unmet[..., None], self.demand_seen[..., None], self.pipeline]
-        owed = self.supplier_owed()
-        if self.obs_inventory_position:
-            parts.append(self.inventory_position(owed)[..., None])
-        if self.obs_supplier_owed:
-            parts.append(owed[..., None])
-        return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
+    def _observed_shortage(self) -> np.ndarray:
+        return self.unmet  # units owed or lost this period (the paper's network observation)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from envs.base_env import BatchedInventoryEnv, DemandSampler
+from envs.supply_graph import SupplyGraph
 from utils.config import EnvConfig, per_stage
 from utils.errors import UserError
 
@@ -56,22 +57,25 @@ class SerialEnv(BatchedInventoryEnv):
         self.initial_pipeline = s.initial_pipeline
         self.fixed_order_cost = s.fixed_order_cost
         self.max_loss_percent = s.max_loss_percent
+        self.random_shipping_loss = s.max_loss_percent > 0
+        self._injected_loss: np.ndarray | None = None  # a recorded run's loss percentages for this step (see step)
         self.lost_sales = s.lost_sales
         # purchase price per order quantity 0..cap and stage, precomputed: price[q, i] = factor(q) * unit_i * q
         self.purchase_cost = None
+        unit = np.array(per_stage(s.unit_order_cost, n, "env.serial.unit_order_cost"), dtype=np.float64)
         if s.discount_factors:
             q = np.arange(config.order_cap + 1)
             factor = np.asarray(s.discount_factors, dtype=np.float64)[q // s.discount_tier_width]
-            unit = np.array(per_stage(s.unit_order_cost, n, "env.serial.unit_order_cost"), dtype=np.float64)
             self.purchase_cost = factor[:, None] * unit[None, :] * q[:, None]  # (cap + 1, N)
         self.uniform_lead = bool((self.lead_time == self.n_slots).all())
-        self.obs_inventory_position = config.obs_inventory_position
-        self.obs_supplier_owed = config.obs_supplier_owed
-        self.obs_echelon_position = config.obs_echelon_position
-        self.obs_scale = float(config.order_cap)
+        # the lowest price per unit ordered: what a lower bound may charge for purchases (all-units discounts)
+        price_floor = np.zeros(n) if self.purchase_cost is None else min(s.discount_factors) * unit
+        self.graph = SupplyGraph.chain(
+            self.agent_names, self.lead_time, config.order_cap, self.holding_cost, self.backlog_cost, price_floor, s.lost_sales
+        )
         self.reset_customer_demand = s.initial_pipeline  # as the retailer's "demand seen" at reset (paper)
-        n_extra = int(config.obs_inventory_position) + int(config.obs_supplier_owed) + int(config.obs_echelon_position)
-        self.obs_dim = 3 + self.n_slots + n_extra + self.n_shared_features
+        self.reset_shows_demand = True  # the paper's observation shows the initial pipeline level as demand seen
+        self._init_observation(config, float(config.order_cap))
         # slot mask: stage i uses slots 0..L_i-1 of the (B, N, L_max) pipeline array
         self._slot_mask = np.arange(self.n_slots)[None, :] < self.lead_time[:, None]  # (N, L_max)
         self._stage_index = np.arange(n)
@@ -136,7 +140,7 @@ class SerialEnv(BatchedInventoryEnv):
         arrived = self.pipeline[:, :, 0].copy()  # a copy: the pipeline shifts below
         lost = None
         if self.max_loss_percent > 0:
-            k = getattr(self, "_injected_loss", None)
+            k = self._injected_loss
             if k is None:
                 k = self.rng.integers(0, self.max_loss_percent + 1, size=arrived.shape)
             kept = arrived * (100 - np.asarray(k, dtype=np.int64)) // 100  # exact integer form of trunc(q*(1-k/100))
@@ -175,34 +179,20 @@ class SerialEnv(BatchedInventoryEnv):
             info["lost_in_transit"] = lost
         return info
 
-    def _raw_observation(self) -> np.ndarray:
-        parts = [self.on_hand[..., None], self.backlog[..., None], self.demand_seen[..., None], self.pipeline]
-        owed = self.supplier_owed()
-        position = self.inventory_position(owed) if self.obs_inventory_position or self.obs_echelon_position else None
-        if self.obs_inventory_position:
-            parts.append(position[..., None])
-        if self.obs_supplier_owed:
-            parts.append(owed[..., None])
-        if self.obs_echelon_position:
-            parts.append(np.cumsum(position, axis=1)[..., None])  # echelon_position() from the position above
-        return np.concatenate(parts, axis=2)  # (B, N, raw_dim)
+    # ------------------------------------------------------------------ read API (declared in base_env)
+    def owed_on_edges(self) -> np.ndarray:
+        """Units each stage's supplier still owes it (edge i leads into stage i; the top's source owes nothing).  (B, N)"""
+        return self.supplier_owed()
 
-    # ------------------------------------------------------------------ derived quantities
     def supplier_owed(self) -> np.ndarray:
         """Units each stage's supplier still owes it (the supplier's backlog; 0 for the top stage).  (B, N)"""
         owed = np.zeros_like(self.backlog)
         owed[:, :-1] = self.backlog[:, 1:]
         return owed
 
-    def inventory_position(self, supplier_owed: np.ndarray | None = None) -> np.ndarray:
-        """On-hand - backlog + pipeline + units owed by the supplier (installation stock).  (B, N)
+    def owed_to_customers(self) -> np.ndarray:
+        """Units each stage owes its customer (its backlog; the retailer's is 0 with lost sales).  (B, N)"""
+        return self.backlog
 
-        supplier_owed: ``supplier_owed()`` if the caller has it already."""
-        owed = self.supplier_owed() if supplier_owed is None else supplier_owed
-        return self.on_hand - self.backlog + self.pipeline.sum(axis=2) + owed
-
-    def echelon_position(self) -> np.ndarray:
-        """Echelon inventory position: the installation positions at and below each stage summed (what a
-        stage owes its customer cancels what that customer is owed), i.e. all stock on hand and in transit
-        at and below the stage, minus the retailer's backlog, plus what the stage's supplier owes.  (B, N)"""
-        return np.cumsum(self.inventory_position(), axis=1)
+    def _observed_shortage(self) -> np.ndarray:
+        return self.backlog

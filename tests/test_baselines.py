@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from agents.baselines import (
+    POLICIES,
     BaselinesConfig,
     ParamSpace,
     candidate_costs,
@@ -154,7 +155,7 @@ def test_network_pass_through_fills_the_cheapest_supplier_first():
 def test_serial_only_baselines_refuse_a_network():
     env = network_env()
     obs, _ = env.reset(demand=np.full((1, 200, 2), 2))
-    with pytest.raises(UserError, match="serial chain only"):
+    with pytest.raises(UserError, match="needs a serial chain"):
         make_baseline("echelon_base_stock", np.zeros(6)).act(obs, env)
 
 
@@ -371,8 +372,6 @@ def test_pout_network_hand_computed_order():
 
 
 def test_network_pout_with_T_1_is_multi_index_base_stock_with_levels_k_times_the_smoothed_demand():
-    from agents.baselines import network_layout
-
     B, T = 6, 80
     rng = np.random.default_rng(4)
     env = make_env(EnvConfig(kind="network", episode_length=T), n_envs=B)
@@ -383,7 +382,7 @@ def test_network_pout_with_T_1_is_multi_index_base_stock_with_levels_k_times_the
     policy = make_baseline("pout_installation", params)
     obs, _ = env.reset(demand=demand)
     policy.reset(env)
-    lay = network_layout(env)
+    lay = env.graph.supplier_layout
     mu = np.repeat(mu0[:, None], 6, axis=1)  # (B, N) each node's own forecast, tracked by hand
     moved = 0
     for t in range(T):
@@ -417,7 +416,7 @@ def test_pout_rejects_bad_parameters_with_one_line():
         make_baseline("pout_echelon", np.array([0.5, 5, 9, 13])).act(obs, env)
     net = network_env()
     net_obs, _ = net.reset(demand=np.full((1, 200, 2), 2))
-    with pytest.raises(UserError, match="serial chain only"):
+    with pytest.raises(UserError, match="needs a serial chain"):
         make_baseline("pout_echelon", np.zeros(7)).act(net_obs, net)
 
 
@@ -432,8 +431,10 @@ def test_explicit_parameters_of_the_pout_families():
 def test_network_baselines_include_pout():
     from agents.baselines import policy_names
 
-    assert {"pout_installation", "forecast_installation_proportional"} <= set(policy_names("network"))
-    assert "pout_echelon" not in policy_names("network") and "pout_echelon" in policy_names("serial")
+    network, serial = policy_names(network_env().graph), policy_names(serial_env().graph)
+    assert {"pout_installation", "forecast_installation_proportional"} <= set(network)
+    assert "pout_echelon" not in network and "pout_echelon" in serial
+    assert "s_S" not in network and serial == list(POLICIES)  # every family is defined on a chain
 
 
 def test_tuning_cache_returns_the_search_result_and_keys_on_its_inputs(tmp_path):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.baselines import NETWORK_POLICIES, POLICIES, DemandSummary, make_baseline, rollout
-from agents.clairvoyant import NetworkLP, clairvoyant_bound, clairvoyant_bounds
+from agents.baselines import POLICIES, DemandSummary, make_baseline, policy_names, rollout
+from agents.clairvoyant import ClairvoyantLP, clairvoyant_bound, clairvoyant_bounds
 from envs import make_env
 from utils.config import EnvConfig, NetworkConfig, NetworkEdgeConfig, NetworkNodeConfig, SerialConfig, per_stage
 from utils.errors import UserError
@@ -140,7 +140,7 @@ def test_every_env_trajectory_is_a_feasible_lp_point_of_the_same_cost(name, allo
     T, B = 30, 4
     config = NETWORKS[name](T)
     config.network.allocation = allocation
-    lp = NetworkLP(config)
+    lp = ClairvoyantLP(config)
     env = make_env(config, n_envs=B)
     rng = np.random.default_rng(5)
     demand = network_demand(rng, B, T, env.n_streams, 6)  # (B, T, S)
@@ -180,7 +180,7 @@ def test_network_bound_is_below_baselines_and_random_actions(name):
     np.testing.assert_allclose(per_node.sum(axis=1), bounds, rtol=1e-9)
     summary = DemandSummary.of(demand)
     costs = []
-    for policy_name in NETWORK_POLICIES:
+    for policy_name in policy_names(env.graph):
         space = POLICIES[policy_name].param_space(env, summary)
         candidates = [None] if not space.values else [np.tile(space.value_of(space.index_of(space.start)[None])[0], (B, 1))] + [
             np.stack([[v[rng.integers(len(v))] for v in space.values] for _ in range(B)]) for _ in range(3)

@@ -110,7 +110,7 @@ def test_network_baseline_and_serial_only_names(monkeypatch, tmp_path):
              "--set", "baselines.installation_levels=[4,9,4,9,4,9,4,9,4,9,4,9]", "--output_json", str(out))
     row = json.loads(out.read_text())["policies"]["installation_base_stock"]
     assert len(row["agent_cost"]) == 6 and len(row["episode_cost"]) == 2
-    with pytest.raises(UserError, match="unknown baseline 'echelon_base_stock' for a network"):
+    with pytest.raises(UserError, match="baseline 'echelon_base_stock' is not defined on this env's supply graph"):
         run_main(monkeypatch, "--config", config, "--eval_dir", str(folder), "--policy", "echelon_base_stock")
     with pytest.raises(UserError, match="customer stream"):
         run_main(monkeypatch, "--config", SERIAL, "--eval_dir", str(folder), "--policy", "pass_through")

@@ -73,5 +73,5 @@ def test_bad_observation_options_are_clear_errors():
         SerialEnv(EnvConfig(obs_demand_history=-1))
     with pytest.raises(UserError, match="obs_shared_demand"):
         SerialEnv(EnvConfig(obs_shared_demand=-2))
-    with pytest.raises(UserError, match="serial chain only"):
+    with pytest.raises(UserError, match="where the supply graph is a chain"):
         NetworkEnv(EnvConfig(kind="network", obs_echelon_position=True))

@@ -31,7 +31,7 @@ PAPER_FLUCTUATION_PERIODS = 199
 
 @dataclass
 class Rollout:
-    """What one batch of episodes did, period by period (filled by ``agents.baselines.rollout``)."""
+    """What one batch of episodes did, period by period (filled by ``agents.rollout.rollout``)."""
 
     cost: np.ndarray  # (B, T, N) raw cost per agent and period
     orders: np.ndarray  # (B, T, N) units ordered by each agent (summed over its suppliers)

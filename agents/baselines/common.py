@@ -1,14 +1,19 @@
 """What every classic policy shares: parameter spaces, the demand summary that sizes them, the parameter plumbing,
-and the multi-index layout of a node's suppliers."""
+and multi-index ordering over a node's suppliers.
+
+Policies read the env only through its read API and ``env.graph`` (``envs/supply_graph.py``), so one policy
+runs on the serial chain and on any DAG. A policy that needs a shape of graph says so in ``requires``:
+``"chain"`` (echelon stock is defined on a chain only) or ``"single_supplier"`` (a node's order is one number).
+"""
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from envs.supply_graph import SupplyGraph
 from utils.errors import UserError
 
 
@@ -41,31 +46,35 @@ class DemandSummary:
         return DemandSummary(float(demand.mean()), float(np.percentile(demand, 99)))
 
 
-def _level_grid(high: float) -> np.ndarray:
+def level_grid(high: float) -> np.ndarray:
+    """Whole-unit levels 0..ceil(high)."""
     return np.arange(0, int(math.ceil(high)) + 1, dtype=np.float64)
 
-def is_serial(env: Any) -> bool:
-    """A serial chain env (it has per-stage backlogs and installation positions); otherwise a network."""
-    return hasattr(env, "backlog") and hasattr(env, "inventory_position")
 
-
-def _require_serial(env: Any, name: str) -> None:
-    if not is_serial(env):
-        raise UserError(f"baseline '{name}' is defined for the serial chain only; use installation_base_stock on a network")
-
-
-def _cumulative_coverage(env: Any) -> np.ndarray:
-    """Periods an echelon order-up-to level must cover: sum of lead times at and below the stage, plus one.  (N,)"""
-    return np.cumsum(env.lead_time) + 1.0
-
-
-class _ParamPolicy:
-    """Shared plumbing: parameters (P,) or (B, P) broadcast to the batch."""
+class ParamPolicy:
+    """Shared plumbing: parameters (P,) or (B, P) broadcast to the batch, and the graph shape the policy needs."""
 
     name = ""
+    requires = ""  # "", "single_supplier" or "chain": the supply graphs the policy is defined on
 
     def __init__(self, params: np.ndarray) -> None:
         self.params = np.asarray(params, dtype=np.float64)
+
+    @classmethod
+    def applies_to(cls, graph: SupplyGraph) -> bool:
+        """Whether the policy is defined on this supply graph."""
+        if cls.requires == "chain":
+            return graph.is_chain
+        if cls.requires == "single_supplier":
+            return graph.single_sourced
+        return True
+
+    @classmethod
+    def check_graph(cls, env: Any) -> None:
+        """A one-line UserError when the env's graph is not one this policy is defined on."""
+        if not cls.applies_to(env.graph):
+            shape = "a serial chain" if cls.requires == "chain" else "one supplier per node"
+            raise UserError(f"baseline '{cls.name}' needs {shape}; use installation_base_stock or pout_installation here")
 
     def batch_params(self, B: int) -> np.ndarray:
         return np.broadcast_to(self.params, (B, self.params.shape[-1]))  # (B, P)
@@ -84,71 +93,38 @@ class _ParamPolicy:
         return np.clip(np.rint(level - position), 0, cap).astype(np.int64)
 
 
-def _supplier_name(env: Any, e: int) -> str:
-    s = int(env.edge_supplier[e])
-    return env.agent_names[s] if s >= 0 else f"outside(L={int(env.edge_lead[e])})"
+def node_caps(graph: SupplyGraph) -> np.ndarray:
+    """(N,) largest order of each node's only supplier (single-sourced graphs)."""
+    return graph.edge_cap[[edges[0] for edges in graph.in_edges]]
 
 
-def _network_dims(env: Any, by: str = "lead") -> list[tuple[int, int, int]]:
-    """(node, edge, action dimension) of every real action dimension; per node ordered by edge lead time
-    (fastest first, the multi-index order) or by shipping cost (cheapest first)."""
-    out = []
-    for i, edges in enumerate(env.in_edges):
-        if by == "lead":
-            key = lambda e: (int(env.edge_lead[e]), e)  # noqa: E731
-        else:
-            key = lambda e: (float(env.ship_cost_matrix[e, i]), e)  # noqa: E731
-        out.extend((i, e, int(env.edge_dim[e])) for e in sorted(edges, key=key))
-    return out
-
-
-@dataclass
-class NetworkLayout:
-    """Index arrays of a network's action dimensions in multi-index order, built once per env."""
-
-    node: np.ndarray  # (P,) node of each real action dimension
-    edge: np.ndarray  # (P,) its supply edge
-    dim: np.ndarray  # (P,) its action dimension
-    lead: np.ndarray  # (P,) its edge's lead time
-    cap: np.ndarray  # (P,) largest order on it
-    rank: np.ndarray  # (P,) position among the node's suppliers, fastest first
-    upto: np.ndarray  # (P, P) 1 where p' is a supplier of the same node at or before p in that order
-    slowest: np.ndarray  # (P,) bool: the node's last supplier in that order (its position is the node's whole position)
-
-
-_LAYOUTS: "weakref.WeakKeyDictionary[Any, NetworkLayout]" = weakref.WeakKeyDictionary()
-
-
-def network_layout(env: Any) -> NetworkLayout:
-    """The (cached) layout of a network env."""
-    layout = _LAYOUTS.get(env)
-    if layout is None:
-        dims = _network_dims(env)
-        node, edge, dim = (np.array([x[k] for x in dims], dtype=np.int64) for k in range(3))
-        rank = np.array([sum(1 for j, _, _ in dims[:p] if j == i) for p, (i, _, _) in enumerate(dims)])
-        upto = ((node[:, None] == node[None, :]) & (rank[:, None] <= rank[None, :])).astype(np.float64)
-        slowest = rank == np.array([rank[node == i].max() for i in node])
-        layout = NetworkLayout(node, edge, dim, env.edge_lead[edge], env.action_nvec[node, dim] - 1, rank, upto, slowest)
-        _LAYOUTS[env] = layout
-    return layout
-
-
-def _multi_index_orders(
+def multi_index_orders(
     env: Any, levels: np.ndarray, feed_forward: np.ndarray | None = None, smoothing: np.ndarray | None = None
 ) -> np.ndarray:
-    """Multi-index base-stock on a network.  levels (B, P) in ``_network_dims`` order -> actions (B, N, D).
+    """Multi-index base-stock.  levels (B, P) in ``graph.supplier_layout`` order -> actions (B, N, D).
 
     For supplier e of node i (fastest first): position = on-hand - owed to customers + pipeline arriving
     within L_e periods + units owed on this or faster edges + what was just ordered from faster ones;
-    order clip(S_{i,e} - position, 0, cap).
+    order clip(S_{i,e} - position, 0, cap). With one supplier per node this is installation base-stock on
+    the node's inventory position.
 
     POUT form (``smoothing`` T (B, N) per node, ``feed_forward`` mu (B, N) per node): the gap is closed at
     1/T_i per period around the forecast, order clip(f + (S_{i,e} - position - f) / T_i, 0, cap) with f = mu_i
     on the node's slowest supplier and 0 on faster ones (T_i = 1 gives the plain orders above).
     """
-    lay = network_layout(env)
+    graph = env.graph
+    lay = graph.supplier_layout
+    actions = np.zeros((env.n_envs,) + graph.action_nvec.shape, dtype=np.int64)
+    if graph.single_sourced:
+        # one supplier per node (P = N in node order): the position is the node's inventory position, computed
+        # without the per-rank loop (the same numbers; this path carries serial tuning, the hot loop)
+        gap = levels - env.inventory_position()  # (B, N)
+        if smoothing is not None:
+            gap = feed_forward + (gap - feed_forward) / smoothing
+        actions[:, lay.node, lay.dim] = np.clip(np.rint(gap), 0, lay.cap)
+        return actions
     arriving = np.cumsum(env.pipeline, axis=2)[:, lay.node, lay.lead - 1]  # (B, P) pipeline within L_e
-    owed = env.owed_edge[:, lay.edge] @ lay.upto  # (B, P) owed on this or faster edges of the node
+    owed = env.owed_on_edges()[:, lay.edge] @ lay.upto  # (B, P) owed on this or faster edges of the node
     position = (env.on_hand - env.owed_to_customers())[:, lay.node] + arriving + owed
     q = np.zeros(levels.shape, dtype=np.int64)  # (B, P)
     placed = np.zeros((env.n_envs, env.n_agents))  # (B, N) ordered so far this period from faster suppliers
@@ -160,8 +136,5 @@ def _multi_index_orders(
             gap = f + (gap - f) / smoothing[:, lay.node[sel]]
         q[:, sel] = np.clip(np.rint(gap), 0, lay.cap[sel])
         placed[:, lay.node[sel]] += q[:, sel]
-    actions = np.zeros((env.n_envs,) + env.action_nvec.shape, dtype=np.int64)
     actions[:, lay.node, lay.dim] = q
     return actions
-
-

@@ -1,4 +1,11 @@
-"""Policies whose levels follow a demand forecast (exponential smoothing), and proportional order-up-to (POUT)."""
+"""Policies whose levels follow a demand forecast (exponential smoothing), and proportional order-up-to (POUT).
+
+* ``forecast_echelon`` (chain): echelon base-stock with S_i(t) = mu(t) * (L_0 + ... + L_i + 1) + safety_i,
+  mu(t) = alpha d(t-1) + (1 - alpha) mu(t-1) the smoothed customer demand
+* ``forecast_base_stock``: installation (multi-index) base-stock with levels mu_i(t) * (L + 1) + safety, mu_i the
+  smoothed demand node i itself sees
+* ``ProportionalOrderUpTo`` and its six families: see the class docstring
+"""
 from __future__ import annotations
 
 import math
@@ -6,30 +13,28 @@ from typing import Any
 
 import numpy as np
 
-from agents.baselines.common import (
-    DemandSummary, ParamSpace, _ParamPolicy, _cumulative_coverage, _level_grid, _multi_index_orders, _require_serial,
-    is_serial, network_layout,
-)
+from agents.baselines.common import DemandSummary, ParamPolicy, ParamSpace, level_grid, multi_index_orders, node_caps
 from agents.baselines.policies import EchelonBaseStock, InstallationBaseStock
 from utils.errors import UserError
 
 
-class ForecastEchelonBaseStock(_ParamPolicy):
-    """Echelon base-stock with levels mu(t) * (cumulative lead time + 1) + safety_i (serial).
+class ForecastEchelonBaseStock(ParamPolicy):
+    """Echelon base-stock with levels mu(t) * (cumulative lead time + 1) + safety_i (chain).
 
     mu starts at the demand the env shows at reset (the paper's observation shows the initial pipeline
     level there) and is smoothed with each period's customer demand. params: alpha, safety_0..safety_{N-1}.
     """
 
     name = "forecast_echelon"
+    requires = "chain"
 
-    @staticmethod
-    def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
-        _require_serial(env, ForecastEchelonBaseStock.name)
+    @classmethod
+    def param_space(cls, env: Any, demand: DemandSummary) -> ParamSpace:
+        cls.check_graph(env)
         alphas = ForecastEchelonBaseStock.param_space_alphas()
-        cover = _cumulative_coverage(env)
+        cover = env.graph.echelon_cover
         half = np.ceil(demand.high * cover / 2)
-        safety = [np.arange(-h, h + env.order_cap + 1, dtype=np.float64) for h in half]
+        safety = [np.arange(-h, h + cap + 1, dtype=np.float64) for h, cap in zip(half, node_caps(env.graph))]
         start = np.concatenate([[0.1], np.sqrt(cover * max(demand.mean, 1.0))])
         return ParamSpace(["alpha"] + [f"safety[{n}]" for n in env.agent_names], [alphas] + safety, start)
 
@@ -43,23 +48,23 @@ class ForecastEchelonBaseStock(_ParamPolicy):
         self.t_seen = 0
 
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
-        _require_serial(env, self.name)
+        self.check_graph(env)
         p = self.batch_params(env.n_envs)
         alpha, safety = p[:, 0], p[:, 1:]
         if env.t > self.t_seen:  # a new period's customer demand is known: update the forecast once
             self.mu = alpha * env.demand_seen[:, 0] + (1 - alpha) * self.mu
             self.t_seen = env.t
-        level = self.mu[:, None] * _cumulative_coverage(env)[None] + safety  # (B, N)
-        return self.order_up_to(level, env.echelon_position(), env.order_cap)[:, :, None]
+        level = self.mu[:, None] * env.graph.echelon_cover[None] + safety  # (B, N)
+        return self.order_up_to(level, env.echelon_position(), node_caps(env.graph))[:, :, None]
 
 
-class ForecastBaseStock(_ParamPolicy):
-    """Installation base-stock (multi-index on a network) whose levels follow each agent's own demand forecast.
+class ForecastBaseStock(ParamPolicy):
+    """Installation base-stock (multi-index with several suppliers) whose levels follow each agent's own demand forecast.
 
     Agent i smooths the demand it sees, mu_i(t) = alpha r_i(t-1) + (1 - alpha) mu_i(t-1), from a tuned
-    starting forecast mu_0 (the network shows no demand at reset), and orders up to mu_i(t) * (L + 1) +
-    safety on the position of ``installation_base_stock`` (L: the stage's lead time, or the supplier edge's
-    on a network). params: alpha, mu_0, then one safety term per stage (serial) or per node and supplier.
+    starting forecast mu_0, and orders up to mu_i(t) * (L + 1) + safety on the position of
+    ``installation_base_stock`` (L: the supplier edge's lead time). params: alpha, mu_0, then one safety term
+    per node and supplier (``graph.supplier_layout`` order).
     """
 
     name = "forecast_base_stock"
@@ -68,7 +73,7 @@ class ForecastBaseStock(_ParamPolicy):
     def param_space(env: Any, demand: DemandSummary) -> ParamSpace:
         base = InstallationBaseStock.param_space(env, demand)
         alphas = ForecastEchelonBaseStock.param_space_alphas()
-        mu0 = _level_grid(demand.high)
+        mu0 = level_grid(demand.high)
         # a safety grid as wide as the level grid, centred on 0
         safety = [np.arange(-math.ceil(len(v) / 2), math.ceil(len(v) / 2) + 1, dtype=np.float64) for v in base.values]
         names = ["alpha", "mu_0"] + [n.replace("S[", "safety[") for n in base.names]
@@ -89,14 +94,11 @@ class ForecastBaseStock(_ParamPolicy):
         p = self.batch_params(env.n_envs)
         alpha, safety = p[:, 0], p[:, 2:]
         self._update(env, alpha)
-        if is_serial(env):
-            level = self.mu * (env.lead_time + 1.0)[None] + safety  # (B, N)
-            return self.order_up_to(level, env.inventory_position(), env.order_cap)[:, :, None]
-        lay = network_layout(env)
-        return _multi_index_orders(env, self.mu[:, lay.node] * (lay.lead + 1.0)[None] + safety)
+        lay = env.graph.supplier_layout
+        return multi_index_orders(env, self.mu[:, lay.node] * (lay.lead + 1.0)[None] + safety)
 
 
-class ProportionalOrderUpTo(_ParamPolicy):
+class ProportionalOrderUpTo(ParamPolicy):
     """Forecast-driven order-up-to levels with proportional order smoothing (POUT, Disney & Towill 2003).
 
     With a forecast mu (exponential smoothing, mu(t) = alpha d(t-1) + (1 - alpha) mu(t-1), updated once per
@@ -112,22 +114,22 @@ class ProportionalOrderUpTo(_ParamPolicy):
 
     Subclasses pick the position and the demand forecast (class attributes):
 
-    * echelon (serial only): the echelon position EIP_i and the smoothed CUSTOMER demand, the demand of
+    * echelon (chain only): the echelon position EIP_i and the smoothed CUSTOMER demand, the demand of
       every echelon (Clark-Scarf view; the echelon position already uses shared information).
     * installation: the stage's own position IP_i and the smoothed demand the stage ITSELF sees (customer
       demand at the retailer, the downstream stage's orders above it): local information only, the classic
-      installation reading. On a network, the multi-index positions of ``installation_base_stock`` per node
+      installation reading. With several suppliers per node, the multi-index positions of ``installation_base_stock`` per node
       and supplier (fastest first), levels S_{i,e}(t) = k_{i,e} mu_i(t) from the node's own smoothed demand;
       every supplier's gap is divided by the node's T_i and the feed-forward mu_i goes to the node's slowest
       supplier (the one whose position is the node's whole inventory position), so a single-supplier node is
       serial installation POUT and T_i = 1 is the multi-index base-stock.
 
-    Starting forecast mu(0): the demand the env shows at reset on the serial chain (the initial pipeline
-    level, as ``forecast_echelon``); a network shows no demand at reset, so there mu_0 is a parameter.
+    Starting forecast mu(0): the demand the env shows at reset where it shows one (``env.reset_shows_demand``:
+    the serial chain shows the initial pipeline level, as ``forecast_echelon``); otherwise mu_0 is a parameter.
 
     params (P,) or (B, P), in this order:
-      serial:  alpha, level_0..level_{N-1}, [T_0..T_{N-1}]                 (level = k_i or S_i)
-      network: alpha, mu_0, level per node and supplier (fastest first), [T per node]
+      alpha, [mu_0 where the env shows no demand at reset], one level per node (echelon) or per node and
+      supplier in ``graph.supplier_layout`` order (installation; level = k or S), [one T per node]
     (the T block only for the smoothing families; without it T_i = 1, i.e. order-up-to).
     """
 
@@ -150,10 +152,10 @@ class ProportionalOrderUpTo(_ParamPolicy):
     # ---------------------------------------------------------------- layout
     @classmethod
     def _layout(cls, env: Any) -> tuple[int, int, int]:
-        """(number of levels, number of smoothing times, offset of the levels) for this env."""
-        if is_serial(env):
-            return env.n_agents, env.n_agents if cls.smoothed else 0, 1
-        return len(network_layout(env).node), env.n_agents if cls.smoothed else 0, 2
+        """(number of levels, number of smoothing times, offset of the levels) for this env: one level per node
+        (echelon) or per node and supplier (installation); mu_0 is a parameter where the env shows no demand at reset."""
+        n_levels = env.n_agents if cls.echelon else len(env.graph.supplier_layout.node)
+        return n_levels, env.n_agents if cls.smoothed else 0, 1 if env.reset_shows_demand else 2
 
     @classmethod
     def _split(cls, params: np.ndarray, env: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,22 +173,22 @@ class ProportionalOrderUpTo(_ParamPolicy):
 
     @classmethod
     def param_space(cls, env: Any, demand: DemandSummary) -> ParamSpace:
-        if cls.echelon:
-            _require_serial(env, cls.name)
+        cls.check_graph(env)
         alphas = ForecastEchelonBaseStock.param_space_alphas()
         # 99th percentile over mean demand, kept within [1.5, 4] so that the grids stay searchable
         ratio = min(4.0, max(1.5, demand.high / demand.mean)) if demand.mean > 0 else 1.5
-        if is_serial(env):
-            cover = _cumulative_coverage(env) if cls.echelon else env.lead_time + 1.0  # (N,) periods a level covers
-            static = (EchelonBaseStock if cls.echelon else InstallationBaseStock).param_space(env, demand)
+        if cls.echelon:
+            cover = env.graph.echelon_cover  # (N,) periods a level covers
+            static = EchelonBaseStock.param_space(env, demand)
             suffix = [f"[{n}]" for n in env.agent_names]
-            head_names, head_values, head_start = ["alpha"], [alphas], [0.2]
         else:
-            lay = network_layout(env)
+            lay = env.graph.supplier_layout
             cover = lay.lead + 1.0  # (P,)
             static = InstallationBaseStock.param_space(env, demand)
-            suffix = [n[n.index("["):] for n in static.names]
-            head_names, head_values, head_start = ["alpha", "mu_0"], [alphas, _level_grid(demand.high)], [0.2, demand.mean]
+            suffix = [f"[{label}]" for label in lay.label]
+        head_names, head_values, head_start = ["alpha"], [alphas], [0.2]
+        if not env.reset_shows_demand:
+            head_names, head_values, head_start = ["alpha", "mu_0"], [alphas, level_grid(demand.high)], [0.2, demand.mean]
         if cls.proportional:
             # k up to the cover times the high-to-mean demand ratio (a level that covers the 99th percentile
             # every period), in steps of a quarter period
@@ -204,12 +206,12 @@ class ProportionalOrderUpTo(_ParamPolicy):
 
     # ---------------------------------------------------------------- forecast
     def reset(self, env: Any) -> None:
-        if is_serial(env):
+        if env.reset_shows_demand:
             seen = env.demand_seen.astype(np.float64)  # (B, N) what the env shows at reset
             self.mu = seen[:, :1].copy() if self.echelon else seen.copy()  # (B, 1) customer or (B, N) own
         else:
             mu0 = self.batch_params(env.n_envs)[:, 1]
-            self.mu = np.repeat(mu0[:, None], env.n_agents, axis=1)  # (B, N)
+            self.mu = np.repeat(mu0[:, None], 1 if self.echelon else env.n_agents, axis=1)  # (B, 1) or (B, N)
         self.t_seen = 0
 
     def _update_forecast(self, env: Any, alpha: np.ndarray) -> None:
@@ -221,60 +223,61 @@ class ProportionalOrderUpTo(_ParamPolicy):
 
     # ---------------------------------------------------------------- orders
     def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
-        if self.echelon:
-            _require_serial(env, self.name)
+        self.check_graph(env)
         alpha, levels, T = self._split(self.batch_params(env.n_envs), env)  # (B,), (B, L), (B, N)
         self._update_forecast(env, alpha)
-        if not is_serial(env):
-            lay = network_layout(env)
+        if not self.echelon:
+            lay = env.graph.supplier_layout
             S = levels * self.mu[:, lay.node] if self.proportional else levels  # (B, P)
-            return _multi_index_orders(env, S, feed_forward=self.mu, smoothing=T)
+            return multi_index_orders(env, S, feed_forward=self.mu, smoothing=T)
         S = levels * self.mu if self.proportional else levels  # (B, N)
-        position = env.echelon_position() if self.echelon else env.inventory_position()  # (B, N)
-        order = self.mu + (S - position - self.mu) / T  # (B, N)
-        return np.clip(np.rint(order), 0, env.order_cap).astype(np.int64)[:, :, None]
+        order = self.mu + (S - env.echelon_position() - self.mu) / T  # (B, N)
+        return np.clip(np.rint(order), 0, node_caps(env.graph)).astype(np.int64)[:, :, None]
 
 
 class ForecastEchelonProportional(ProportionalOrderUpTo):
-    """Echelon base-stock with levels k_i * mu(t), mu the smoothed customer demand (serial).  params: alpha, k_i."""
+    """Echelon base-stock with levels k_i * mu(t), mu the smoothed customer demand (chain).  params: alpha, k_i."""
 
     name = "forecast_echelon_proportional"
+    requires = "chain"
     echelon, proportional, smoothed = True, True, False
 
 
 class ForecastInstallationProportional(ProportionalOrderUpTo):
-    """Installation base-stock with levels k_i * mu_i(t), mu_i the smoothed demand stage i sees (multi-index on a
-    network).  params: alpha, k_i (serial); alpha, mu_0, k per node and supplier (network)."""
+    """Installation base-stock with levels k * mu_i(t), mu_i the smoothed demand node i sees (multi-index with
+    several suppliers).  params: alpha, [mu_0], k per node and supplier."""
 
     name = "forecast_installation_proportional"
     echelon, proportional, smoothed = False, True, False
 
 
 class POUTEchelonStatic(ProportionalOrderUpTo):
-    """POUT on the echelon position with constant levels S_i (serial).  params: alpha, S_i, T_i."""
+    """POUT on the echelon position with constant levels S_i (chain).  params: alpha, S_i, T_i."""
 
     name = "pout_echelon_static"
+    requires = "chain"
     echelon, proportional, smoothed = True, False, True
 
 
 class POUTEchelon(ProportionalOrderUpTo):
-    """POUT on the echelon position with levels k_i * mu(t) (serial).  params: alpha, k_i, T_i."""
+    """POUT on the echelon position with levels k_i * mu(t) (chain).  params: alpha, k_i, T_i."""
 
     name = "pout_echelon"
+    requires = "chain"
     echelon, proportional, smoothed = True, True, True
 
 
 class POUTInstallationStatic(ProportionalOrderUpTo):
-    """POUT on the installation position with constant levels S_i (multi-index on a network).
-    params: alpha, S_i, T_i (serial); alpha, mu_0, S per node and supplier, T per node (network)."""
+    """POUT on the installation position with constant levels (multi-index with several suppliers).
+    params: alpha, [mu_0], S per node and supplier, T per node."""
 
     name = "pout_installation_static"
     echelon, proportional, smoothed = False, False, True
 
 
 class POUTInstallation(ProportionalOrderUpTo):
-    """POUT on the installation position with levels k_i * mu_i(t) (multi-index on a network).
-    params: alpha, k_i, T_i (serial); alpha, mu_0, k per node and supplier, T per node (network)."""
+    """POUT on the installation position with levels k * mu_i(t) (multi-index with several suppliers).
+    params: alpha, [mu_0], k per node and supplier, T per node."""
 
     name = "pout_installation"
     echelon, proportional, smoothed = False, True, True

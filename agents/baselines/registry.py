@@ -10,6 +10,7 @@ from agents.baselines.forecast import (
 )
 from agents.baselines.policies import ConstantOrder, EchelonBaseStock, InstallationBaseStock, PassThrough, SSPolicy
 from agents.rollout import BatchedPolicy
+from envs.supply_graph import SupplyGraph
 from utils.config import BaselinesConfig
 from utils.errors import UserError
 from utils.registry import Registry
@@ -23,16 +24,9 @@ for _cls in (
 ):
     POLICIES.register(_cls.name, _cls)
 
-#: baselines that exist on a network (the others need a chain's echelon structure)
-NETWORK_POLICIES = (
-    "installation_base_stock", "forecast_base_stock", "forecast_installation_proportional", "pout_installation",
-    "pass_through", "constant_order",
-)
-
-
-def policy_names(kind: str) -> list[str]:
-    """The baselines defined for an env kind ('serial' or 'network')."""
-    return list(POLICIES) if kind == "serial" else list(NETWORK_POLICIES)
+def policy_names(graph: SupplyGraph) -> list[str]:
+    """The baselines defined on a supply graph (``env.graph``), in registry order."""
+    return [name for name, cls in POLICIES.items() if cls.applies_to(graph)]
 
 
 def make_baseline(name: str, params: np.ndarray | None = None) -> BatchedPolicy:
