@@ -89,8 +89,9 @@ class SerialEnv(BatchedInventoryEnv):
 
         lead_time int (B, N), each 1..n_slots (the observation keeps the config's n_slots = longest lead
         time, so all chains share one observation size: slots beyond a stage's lead time stay 0);
-        holding_cost, backlog_cost float (B, N). Takes effect at the next ``reset``. Classic baselines read
-        ``lead_time`` as (N,) and do not accept such an env: run them on one task's own env.
+        holding_cost, backlog_cost float (B, N). Takes effect at the next ``reset``. ``graph`` keeps the config's
+        lead times and costs (one graph describes every chain only without per-env parameters), so classic
+        baselines and the clairvoyant bound, which read it, are run on one task's own env.
         """
         shape = (self.n_envs, self.n_agents)
         arrays = {"lead_time": lead_time, "holding_cost": holding_cost, "backlog_cost": backlog_cost}
