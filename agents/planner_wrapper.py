@@ -27,7 +27,7 @@ less after a large lot; it over-orders without bound when the policy does not re
 policy trained without the planner kept proposing 1 unit a period at a stage holding 140:
 docs/fixed_cost_table.md), so it is meant for policies trained with it in the loop.
 
-The fixed cost the planner prices is ``planner.setup_cost``, or the env's own fixed order cost
+The fixed cost the planner prices is ``planner.fixed_order_cost``, or the env's own fixed order cost
 (``env.fixed_order_cost``; 0 on a network) when that is -1. At a zero fixed cost no lots are worth forming, and the proposals pass through
 unchanged (on a network, supplier choice then also stays with the policy).
 """
@@ -61,7 +61,7 @@ class OrderPlanner:
         self.ga_config = GAConfig(population_size=config.ga_population_size, max_generations=config.ga_max_generations,
                                   patience=config.ga_patience, seed=config.ga_seed)
         self.cache: dict = {}
-        self.setup_cost = float(env.fixed_order_cost) if config.setup_cost == -1 else config.setup_cost
+        self.fixed_order_cost = float(env.fixed_order_cost) if config.fixed_order_cost == -1 else config.fixed_order_cost
         self.node_edges = [list(edges) for edges in graph.in_edges]  # supplier edges of each node, action order
         self.edge_lead = np.asarray(graph.edge_lead)  # (E,)
         self.edge_price = np.asarray(graph.edge_price)  # (E,)
@@ -103,7 +103,7 @@ class OrderPlanner:
             raise UserError(f"proposals have shape {proposals.shape}; expected (n_envs, n_agents, action dims) = "
                             f"{(self.n_envs, self.n_agents, self.action_nvec.shape[1])}")
         forecast = self._forecast(proposals)
-        if self.setup_cost == 0:
+        if self.fixed_order_cost == 0:
             placed = proposals.astype(np.float64)  # no lots worth forming: the policy's orders as they are
         elif self.split_suppliers:
             placed = self._dalsa_orders(proposals, forecast)
@@ -124,7 +124,7 @@ class OrderPlanner:
             g = self.surplus[active]
             stock, deficit = np.maximum(g, 0.0), np.maximum(-g, 0.0)
         req = rolling_requirements(a, f, self.horizon, deficit)  # (R, H)
-        lots = first_lots(req, self.setup_cost, holding, self.backend, self.cap, stock, self.ga_config,
+        lots = first_lots(req, self.fixed_order_cost, holding, self.backend, self.cap, stock, self.ga_config,
                           self.config.dalsa_phase2, self._cache())
         placed = np.zeros((B, N, D))
         placed[active] = lots
@@ -138,7 +138,7 @@ class OrderPlanner:
             lead = np.broadcast_to(self.edge_lead[edges], (self.n_envs, k))
             price = np.broadcast_to(self.edge_price[edges], (self.n_envs, k))
             req = arrival_requirements(proposals[:, i, :k], forecast[:, i, :k], lead, self.horizon)  # (B, H)
-            placed[:, i, :k] = first_supplier_orders(req, lead, price, self.setup_cost, self.node_holding[i], self.cap,
+            placed[:, i, :k] = first_supplier_orders(req, lead, price, self.fixed_order_cost, self.node_holding[i], self.cap,
                                                      0.0, self.config.dalsa_phase2, self._cache())
         return placed
 

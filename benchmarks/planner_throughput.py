@@ -29,14 +29,14 @@ from utils.config import PlannerConfig, load_config  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def steps_per_second(config_path: str, n_envs: int, backend: str | None, seconds: float, setup_cost: float = -1.0):
+def steps_per_second(config_path: str, n_envs: int, backend: str | None, seconds: float, fixed_order_cost: float = -1.0):
     """(env-steps/s, cache hit rate or nan) of one env with (or, backend None, without) the planner."""
     config = load_config(ROOT / config_path)
     env = make_env(config.env, n_envs=n_envs, demand_config=config.demand, seed=0)
     if backend is not None:
         # DALSA on a network plans arrivals and nets by state (history netting is for single-supplier rows)
         netting = "state" if backend == "dalsa" and config.env.kind == "network" else "history"
-        settings = PlannerConfig(enabled=True, backend=backend, setup_cost=setup_cost, netting=netting)
+        settings = PlannerConfig(enabled=True, backend=backend, fixed_order_cost=fixed_order_cost, netting=netting)
         env = PlannerEnv(env, OrderPlanner(settings, env))
     rng = np.random.default_rng(0)
     nvec = env.action_nvec

@@ -98,7 +98,7 @@ def test_requirement_builders():
 def test_no_fixed_cost_passes_the_orders_through_unchanged(backend):
     rng = np.random.default_rng(0)
     raw, wrapped = serial_env(0.0), PlannerEnv(serial_env(0.0), planner(serial_env(0.0), backend))
-    assert wrapped.planner.setup_cost == 0.0
+    assert wrapped.planner.fixed_order_cost == 0.0
     obs_raw, _ = raw.reset(seed=1, demand=rng.integers(0, 20, (4, 30)))
     obs_wrapped, _ = wrapped.reset(seed=1, demand=raw.demand)
     for _ in range(30):
@@ -113,7 +113,7 @@ def test_no_fixed_cost_passes_the_orders_through_unchanged(backend):
 @pytest.mark.parametrize("backend", ["dalsa", "wagner_whitin"])
 def test_no_fixed_cost_passes_network_orders_through(backend):
     env = make_env(load_config(ROOT / "configs/train_network.yaml").env, n_envs=2)
-    p = planner(env, backend, netting="state")  # setup_cost -1 on a network = no fixed cost
+    p = planner(env, backend, netting="state")  # fixed_order_cost -1 on a network = no fixed cost
     proposals = np.random.default_rng(1).integers(0, 5, (5, 2, 6, 2))
     for a in proposals:
         np.testing.assert_array_equal(p.orders(a), a)
@@ -244,9 +244,9 @@ def test_bad_input_is_a_one_line_user_error(call, needle):
 def test_bad_planner_settings_are_rejected():
     network = make_env(load_config(ROOT / "configs/train_network.yaml").env, n_envs=1)
     with pytest.raises(UserError, match="horizon is 4"):
-        planner(network, "dalsa", horizon=4, setup_cost=5.0, netting="state")
+        planner(network, "dalsa", horizon=4, fixed_order_cost=5.0, netting="state")
     with pytest.raises(UserError, match="set planner.netting=state"):
-        planner(network, "dalsa", setup_cost=5.0)  # history netting (the default) is for single-supplier rows
+        planner(network, "dalsa", fixed_order_cost=5.0)  # history netting (the default) is for single-supplier rows
     with pytest.raises(UserError, match="planner.smoothing"):
         config_from_dict({"planner": {"smoothing": 0.0}}, "x.yaml")
     with pytest.raises(UserError, match=r"planner\.horizn"):

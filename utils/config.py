@@ -157,7 +157,7 @@ class PlannerConfig:
     enabled: bool = False  # wrap the env so every order the policy proposes goes through the planner
     backend: Literal["wagner_whitin", "silver_meal", "ga", "dalsa"] = "wagner_whitin"  # lot-sizing back end (dalsa also splits a network node's order between suppliers)
     horizon: int = 8  # periods H planned ahead each period (networks: more than the longest lead time)
-    setup_cost: float = -1.0  # fixed cost per order the planner prices; -1 = the serial env's fixed_order_cost (networks have none: give one)
+    fixed_order_cost: float = -1.0  # fixed cost per order the planner prices (the lot sizers' setup cost); -1 = the env's own (env.serial.fixed_order_cost; networks have none: give one)
     forecast: Literal["smoothed", "current"] = "smoothed"  # later periods need: an exponentially smoothed mean of the proposals, or the current proposal
     smoothing: float = 0.3  # weight of the newest proposal in the smoothed mean (forecast: smoothed)
     netting: Literal["history", "state"] = "history"  # history: the planner nets its own surplus of orders over proposals; state: trust the proposals to net out earlier lots (a policy that reacts to its stock)
@@ -377,7 +377,7 @@ def validate(config: Any, source: str = "config") -> None:
         (config.residual.tune_paths >= 1, "residual.tune_paths must be at least 1"),
         (not (config.residual.enabled and config.planner.enabled), "residual and planner cannot both be enabled; turn one off"),
         (config.planner.horizon >= 1, "planner.horizon must be at least 1"),
-        (config.planner.setup_cost >= 0 or config.planner.setup_cost == -1, "planner.setup_cost must be >= 0, or -1 for the env's fixed order cost"),
+        (config.planner.fixed_order_cost >= 0 or config.planner.fixed_order_cost == -1, "planner.fixed_order_cost must be >= 0, or -1 for the env's fixed order cost"),
         (0.0 < config.planner.smoothing <= 1.0, "planner.smoothing must be in (0, 1]"),
         (config.planner.ga_population_size >= 3, "planner.ga_population_size must be at least 3"),
         (config.planner.ga_max_generations >= 1 and config.planner.ga_patience >= 1, "planner.ga_max_generations and planner.ga_patience must be at least 1"),
