@@ -23,9 +23,8 @@ Netting (``planner.netting``): ``history`` (default) is the textbook rolling hor
 g = placed - proposed so far is stock ordered ahead of the proposals and covers them first, so the
 cumulative orders track the cumulative proposals, 0 <= g <= (H - 1) * order cap at every period
 (tested). ``state`` plans on each proposal as it is, trusting a policy that sees its stock to propose
-less after a large lot; it over-orders without bound when the policy does not react that way (a HAPPO
-policy trained without the planner kept proposing 1 unit a period at a stage holding 140:
-docs/fixed_cost_table.md), so it is meant for policies trained with it in the loop.
+less after a large lot; it over-orders without bound when the policy does not react that way (an example
+in docs/fixed_cost_table.md), so it is meant for policies trained with it in the loop.
 
 The fixed cost the planner prices is ``planner.fixed_order_cost``, or the env's own fixed order cost
 (``env.fixed_order_cost``; 0 on a network) when that is -1. At a zero fixed cost no lots are worth forming, and the proposals pass through

@@ -21,10 +21,9 @@ def n_iterations(total_env_steps: int, n_envs: int, episode_length: int) -> int:
 
 def adam(parameters: Any, lr: float) -> torch.optim.Adam:
     """The optimizer of every network. fused=True updates all of a network's tensors in one kernel
-    instead of about ten small operations per tensor: an iteration makes 80 (serial) to 140 (network)
-    small minibatch steps, where that overhead was a tenth of the update. Same Adam, rounded differently
-    in the last bit. (A checkpoint stores the flag: a run resumed from an older checkpoint goes on with
-    the per-tensor implementation it started with.)"""
+    instead of a few small operations per tensor, which dominate with networks this small (measurement:
+    docs/design_notes.md). Same Adam, rounded differently in the last bit. (A checkpoint stores the flag:
+    a run resumed from an older checkpoint goes on with the per-tensor implementation it started with.)"""
     return torch.optim.Adam(parameters, lr=lr, eps=1e-5, fused=True)
 
 

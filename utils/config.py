@@ -128,9 +128,9 @@ class TrainConfig:
 
     algorithm: Literal["happo", "mappo", "ippo", "maml", "hierarchical", "multitask"] = "happo"  # happo = sequential updates with the M factor; maml, hierarchical, multitask = meta-learning (meta/, the meta: section)
     fixed_order: bool = False  # update agents in index order instead of a fresh random permutation
-    n_envs: int = 32  # environments per rollout; an iteration = one episode of each (32 learnt faster per step than 128)
+    n_envs: int = 32  # environments per rollout; an iteration = one episode of each (why 32: docs/design_notes.md)
     total_env_steps: int = 3_000_000  # environment periods (summed over envs) to train for
-    lr_actor: float = 2e-3  # Adam step size of every actor (5e-4 moved the policy too little per iteration: KL ~0.002)
+    lr_actor: float = 2e-3  # Adam step size of every actor (why 2e-3: docs/design_notes.md)
     lr_critic: float = 1e-3  # Adam step size of the critic
     lr_schedule: Literal["constant", "linear"] = "linear"  # linear: both step sizes fall to 0 at total_env_steps (steadier end of training)
     gamma: float = 0.99  # discount factor

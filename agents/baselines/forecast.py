@@ -138,7 +138,7 @@ class ProportionalOrderUpTo(ParamPolicy):
     proportional = True  # S_i = k_i * mu (else S_i static)
     smoothed = True  # has the T_i block (else T_i = 1: order-up-to)
 
-    #: smoothing times searched (T = 1 is base-stock); the retailer's tuned T on Merton demand is about 10
+    #: smoothing times searched (T = 1 is base-stock), reaching past the tuned values seen (docs/design_notes.md)
     T_GRID = np.array([1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0])
 
     def __init__(self, params: np.ndarray) -> None:

@@ -77,8 +77,8 @@ def coordinate_search(
     k = int(np.argmin(start_costs))
     x, best = starts[k], float(start_costs[k])
     n_evals = len(starts)
-    # first steps cover about a quarter of each grid per side; with width 3 this searched better than 2
-    # (which stalled (s, S) on stationary demand) and than 4 (worse optima on the network) in our runs
+    # first steps cover about a quarter of each grid per side, so early sweeps cross the grid fast and the
+    # halving steps then refine (why width 3: docs/design_notes.md)
     steps = np.array([max(1, len(v) // (4 * width)) for v in space.values])
     for _ in range(max_sweeps):
         improved = False
