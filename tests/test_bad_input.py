@@ -288,7 +288,8 @@ def test_also_bad_model_files_get_a_whole_sentence(cli, tmp_path, tiny_run, cont
 
 # the same contract end to end, as separate processes -------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
-    ["train_main.py", "--config", SERIAL, "--set", "train.n_envs=1000000000000"],
+    # (train_main.py as a process: tests/test_train_main.py::test_command_line_errors_are_one_line)
+    ["-m", "envs.replay", "--config", SERIAL, "--orders", SERIAL, "--set", "train.n_envs=1000000000000"],
     ["evaluate_main.py", "--config", SERIAL, "--policy", "constant_order", "--output_json", "/"],
 ])
 def test_subprocess_cases(tmp_path, args):
