@@ -42,9 +42,9 @@ from utils.config import ExperimentConfig, apply_overrides, config_from_dict, co
 from utils.data_loader import validation_demand
 from utils.errors import UserError, run_cli
 from utils.files import atomic_write, check_output_dir, folder_lock, remove_stale_temporaries, write_text_atomic
-from utils.validation import resume_changes
 from utils.meta_config import META_ALGORITHMS
 from utils.plot_tools import plot_training_curves
+from utils.validation import resume_changes
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
 METRIC_COLUMNS = [

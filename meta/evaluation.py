@@ -26,6 +26,7 @@ from meta.maml import inner_update
 from meta.rollouts import Params, collect, task_batches
 from meta.tasks import MultiTaskSerialEnv, SerialTask
 from utils.config import ExperimentConfig
+from utils.files import atomic_write
 from utils.metrics import confidence_interval
 
 
@@ -78,9 +79,7 @@ def inits_for_tasks(model, tasks: list[SerialTask]) -> list[Params]:
 
 def write_curves_csv(path: Path, curves: dict[str, np.ndarray], updates: list[int], tasks: list[SerialTask]) -> None:
     """One row per method, task and update count: the long format any tool reads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(path) as f:
         writer = csv.writer(f)
         writer.writerow(["method", "task", "demand", "lead_time", "backlog_ratio", "updates", "cost"])
         for method, costs in curves.items():
@@ -88,7 +87,6 @@ def write_curves_csv(path: Path, curves: dict[str, np.ndarray], updates: list[in
                 for j, u in enumerate(updates):
                     lead = "-".join(map(str, task.lead_time))
                     writer.writerow([method, i, task.demand_kind, lead, task.backlog_ratio, u, f"{costs[i, j]:.2f}"])
-    tmp.replace(path)
 
 
 def summary_table(curves: dict[str, np.ndarray], updates: list[int]) -> str:

@@ -29,9 +29,10 @@ import numpy as np
 import yaml
 
 from envs.serial_env import SerialEnv
-from utils.config import DemandConfig, EnvConfig, ExperimentConfig, load_config
+from utils.config import DemandConfig, EnvConfig, ExperimentConfig, load_config, read_yaml_file
 from utils.data_loader import sample_demand
 from utils.errors import UserError, run_cli
+from utils.files import write_text_atomic
 from utils.meta_config import TaskDistributionConfig
 
 #: the file format's version, written into every task file
@@ -129,20 +130,17 @@ def sample_training_tasks(
 # ----------------------------------------------------------------------------------------------
 def write_task_file(path: str | Path, tasks: list[SerialTask], dist: TaskDistributionConfig) -> None:
     """List the held-out tasks (and the distribution that drew them) in a YAML file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": TASK_FILE_FORMAT, "distribution": dataclasses.asdict(dist), "tasks": [t.as_dict() for t in tasks]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(path)
+    write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def read_task_file(path: str | Path) -> list[SerialTask]:
     """The tasks a task file lists."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"task file '{path}' not found; write it with python -m meta.tasks --config CFG")
-    data = yaml.safe_load(path.read_text())
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise UserError(f"task file '{path}' {problem}; write it with python -m meta.tasks --config CFG")
+    data = read_yaml_file(path, "task file", "the file python -m meta.tasks writes")  # UTF-8, syntax, repeated keys
     if not isinstance(data, dict) or data.get("format") != TASK_FILE_FORMAT:
         raise UserError(f"'{path}' is not a task file (format {TASK_FILE_FORMAT}); write it with python -m meta.tasks")
     return [SerialTask.from_dict(t, str(path)) for t in data["tasks"]]

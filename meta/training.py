@@ -31,6 +31,7 @@ from meta.rollouts import Params, actor_params
 from meta.tasks import MultiTaskSerialEnv, held_out_tasks, sample_training_tasks
 from utils.config import ExperimentConfig, config_from_dict, config_to_dict, save_config
 from utils.errors import UserError
+from utils.files import atomic_write
 from utils.meta_config import META_ALGORITHMS
 
 #: written into every meta model file; loading refuses files without it
@@ -144,12 +145,10 @@ def new_run_dir(config: ExperimentConfig) -> Path:
 def write_rows(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(path) as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def save_meta_model(model: MetaModel, path: str | Path) -> None:

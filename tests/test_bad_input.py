@@ -44,8 +44,10 @@ def cli(monkeypatch, capsys, tmp_path):
     tmp_path or results/ (the default output folder) created or changed."""
     monkeypatch.chdir(ROOT)
 
-    def run(module, *args: str, needles: tuple[str, ...] = ()) -> str:
-        before = snapshot(tmp_path, ROOT / "results")
+    def run(module, *args: str, needles: tuple[str, ...] = (), watch: tuple[Path, ...] = ()) -> str:
+        """watch: more folders that must stay as they were (a run folder given to --resume)."""
+        folders = (tmp_path, ROOT / "results", *watch)
+        before = snapshot(*folders)
         monkeypatch.setattr(sys, "argv", [module.__name__, *args])
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_info:
@@ -56,7 +58,7 @@ def cli(monkeypatch, capsys, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), err
         for needle in needles:
             assert needle in lines[0], lines[0]
-        assert snapshot(tmp_path, ROOT / "results") == before, "a failed command created or changed files"
+        assert snapshot(*folders) == before, "a failed command created or changed files"
         return lines[0]
 
     return run
@@ -231,13 +233,14 @@ def test_11_repeated_yaml_keys(cli, tmp_path):
 # 12, 13. --resume that would invalidate the run ---------------------------------------------------------------
 def test_12_resume_refuses_changes_that_invalidate_the_run(cli, tiny_run):
     cli(train_main, "--resume", str(tiny_run), "--set", "env.serial.holding_cost=100",
-        needles=("env.serial.holding_cost", "a resumed run keeps its config"))
-    cli(train_main, "--resume", str(tiny_run), "--set", "train.total_env_steps=8", needles=("longer budget",))
-    cli(train_main, "--resume", str(tiny_run), "--seed", "3", needles=("'seed'",))
+        needles=("env.serial.holding_cost", "a resumed run keeps its config"), watch=(tiny_run.parent,))
+    cli(train_main, "--resume", str(tiny_run), "--set", "train.total_env_steps=8", needles=("longer budget",),
+        watch=(tiny_run.parent,))
+    cli(train_main, "--resume", str(tiny_run), "--seed", "3", needles=("'seed'",), watch=(tiny_run.parent,))
 
 
 def test_13_resume_with_a_config_of_another_kind(cli, tiny_run):
-    cli(train_main, "--resume", str(tiny_run), "--config", NETWORK, needles=("--config", "env.kind"))
+    cli(train_main, "--resume", str(tiny_run), "--config", NETWORK, needles=("--config", "env.kind"), watch=(tiny_run.parent,))
 
 
 # 14. a run name that escapes --out ------------------------------------------------------------------------------
@@ -249,7 +252,8 @@ def test_14_run_names_stay_inside_out(cli, tmp_path, name):
 # 15, 16. faults: see tests/test_faults.py; here: a second process in a locked run folder -------------------------
 def test_16_a_run_folder_in_use_is_refused(cli, tiny_run):
     with folder_lock(tiny_run, "run folder"):
-        cli(train_main, "--resume", str(tiny_run), "--set", "train.total_env_steps=32", needles=("in use",))
+        cli(train_main, "--resume", str(tiny_run), "--set", "train.total_env_steps=32", needles=("in use",),
+            watch=(tiny_run.parent,))
 
 
 # 17. ordering fluctuation of an agent that never orders ------------------------------------------------------------
@@ -288,7 +292,8 @@ def test_also_bad_model_files_get_a_whole_sentence(cli, tmp_path, tiny_run, cont
 
 # the same contract end to end, as separate processes -------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
-    ["train_main.py", "--config", SERIAL, "--set", "train.n_envs=1000000000000"],
+    # (train_main.py as a process: tests/test_train_main.py::test_command_line_errors_are_one_line)
+    ["-m", "envs.replay", "--config", SERIAL, "--orders", SERIAL, "--set", "train.n_envs=1000000000000"],
     ["evaluate_main.py", "--config", SERIAL, "--policy", "constant_order", "--output_json", "/"],
 ])
 def test_subprocess_cases(tmp_path, args):

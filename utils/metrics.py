@@ -17,7 +17,8 @@ end of the period, ``d[b,t]`` the customer demand (summed over customer streams)
 
 Standard deviations and variances are population ones (ddof = 0), as numpy computes them by default.
 A ratio with a zero denominator (an agent that never orders, constant demand) is NaN, not a number
-that would read as perfect.
+that would read as perfect; the fluctuation averages over the episodes in which the agent ordered, so it
+is NaN only for an agent that never ordered (evaluate_main's table then says "no orders").
 """
 from __future__ import annotations
 

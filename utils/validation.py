@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import Any
@@ -78,6 +79,18 @@ def parse_yaml(content: str | bytes, source: str) -> Any:
 # ----------------------------------------------------------------------------------------------
 # Limits
 # ----------------------------------------------------------------------------------------------
+def _seeds(obj: Any, prefix: str = "") -> list[tuple[str, int]]:
+    """(dotted key, value) of every integer field named ``seed`` or ``*_seed`` in a config tree."""
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += _seeds(value, f"{prefix}{f.name}.")
+        elif (f.name == "seed" or f.name.endswith("_seed")) and isinstance(value, int):
+            out.append((f"{prefix}{f.name}", value))
+    return out
+
+
 def check_limits(config: Any, source: str) -> None:
     """Bounds on an ExperimentConfig beyond the range checks of ``utils.config.validate``."""
     env, s = config.env, config.env.serial
@@ -109,8 +122,7 @@ def check_limits(config: Any, source: str) -> None:
     if config.demand.stationary_mean < 0 or config.demand.merton_jump_rate < 0 or config.demand.merton_scale < 0 \
             or config.demand.merton_jump_sd < 0:
         raise UserError(f"{source}: demand.stationary_mean, merton_jump_rate, merton_scale and merton_jump_sd must be >= 0")
-    for key, seed in (("seed", config.seed), ("demand.validation_seed", config.demand.validation_seed),
-                      ("planner.ga_seed", config.planner.ga_seed), ("residual.tune_seed", config.residual.tune_seed)):
+    for key, seed in _seeds(config):
         if not 0 <= seed <= MAX_SEED:
             raise UserError(f"{source}: '{key}' is {seed}; a seed must be between 0 and 2**63-1")
     if not RUN_NAME.fullmatch(config.name):
