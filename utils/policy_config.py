@@ -20,7 +20,7 @@ class ResidualConfig:
     """
 
     enabled: bool = False  # off: the agent's action is the order itself (the paper's flat action)
-    policy: str = "pout_echelon"  # the rule: a baseline family of agents.baselines (serial or network)
+    policy: str = "pout_echelon"  # the rule: a baseline family of agents.baselines defined on the env's supply graph
     params: list[float] = field(default_factory=list)  # the rule's parameters; empty = tuned at the start of training (the run's config.yaml then lists them)
     width: int = 5  # corrections -width..width per action dimension
     start_prob: float = 0.5  # initial probability of delta = 0 (greedy acting starts exactly at the rule)
@@ -39,9 +39,9 @@ class BaselinesConfig:
     max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs)
     cache_dir: str = "results/tuning_cache"  # tuned parameters kept here and reused for identical inputs ("" = always search)
     installation_levels: list[float] = field(default_factory=list)  # S_i per stage (serial) or per node and supplier (network)
-    echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (serial only)
-    reorder_points: list[float] = field(default_factory=list)  # s_i of the (s, S) policy per stage (serial only)
-    order_up_to: list[float] = field(default_factory=list)  # S_i of the (s, S) policy per stage (serial only)
+    echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (chains only)
+    reorder_points: list[float] = field(default_factory=list)  # s_i of the (s, S) policy per node (one supplier per node)
+    order_up_to: list[float] = field(default_factory=list)  # S_i of the (s, S) policy per node (one supplier per node)
     constant_orders: list[float] = field(default_factory=list)  # units per period per stage (serial) or per node and supplier
     forecast_alpha: Optional[float] = None  # smoothing constant of the forecast-adaptive policy (None = tune)
     forecast_safety: list[float] = field(default_factory=list)  # safety term per stage of the forecast-adaptive policy

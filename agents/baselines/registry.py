@@ -24,6 +24,7 @@ for _cls in (
 ):
     POLICIES.register(_cls.name, _cls)
 
+
 def policy_names(graph: SupplyGraph) -> list[str]:
     """The baselines defined on a supply graph (``env.graph``), in registry order."""
     return [name for name, cls in POLICIES.items() if cls.applies_to(graph)]
