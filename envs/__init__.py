@@ -5,8 +5,14 @@ from envs.base_env import BatchedInventoryEnv
 from envs.network_env import NetworkEnv, paper_2x3_network
 from envs.serial_env import SerialEnv
 from utils.config import DemandConfig, EnvConfig
+from utils.registry import Registry
 
-__all__ = ["BatchedInventoryEnv", "SerialEnv", "NetworkEnv", "paper_2x3_network", "make_env"]
+__all__ = ["BatchedInventoryEnv", "SerialEnv", "NetworkEnv", "paper_2x3_network", "make_env", "ENV_KINDS"]
+
+#: the env classes by the name ``env.kind`` takes; both build a ``SupplyGraph`` (env.graph) that consumers read
+ENV_KINDS: Registry[type] = Registry("env.kind")
+ENV_KINDS.register("serial", SerialEnv)
+ENV_KINDS.register("network", NetworkEnv)
 
 
 def make_env(
@@ -25,5 +31,4 @@ def make_env(
         def sampler(rng, n, length, n_streams):  # -> (n, length, n_streams)
             return sample_demand(demand_config, rng, n, length, n_streams=n_streams)
 
-    env_cls = SerialEnv if config.kind == "serial" else NetworkEnv
-    return env_cls(config, n_envs=n_envs, demand_sampler=sampler, seed=seed)
+    return ENV_KINDS.get(config.kind)(config, n_envs=n_envs, demand_sampler=sampler, seed=seed)
