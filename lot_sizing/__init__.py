@@ -1,23 +1,25 @@
 """Lot sizing: pure functions over numpy arrays (no environment, no agent).
 
-``from lot_sizing import wagner_whitin`` and friends: exact and classic single-item rules
-(:mod:`lot_sizing.classic`), an adaptive genetic algorithm for the capacitated and backlogging
+``from lot_sizing import wagner_whitin`` and friends: the shared model and plan costs
+(:mod:`lot_sizing.core`), Wagner-Whitin and the classic single-item rules (:mod:`lot_sizing.classic`),
+exact solvers for capacities and backlogging (:mod:`lot_sizing.exact`, :mod:`lot_sizing.capacitated_dp`:
+a MIP and three dynamic programs, and ``optimal_lot_sizing`` that picks the fastest), an adaptive genetic algorithm for the capacitated and backlogging
 cases (:mod:`lot_sizing.ga_lotsizing`), DALSA for a node with several suppliers
 (:mod:`lot_sizing.dalsa_module`) and the rolling-horizon hybrid planner that re-times a policy's
 orders with any of them (:mod:`lot_sizing.hybrid_planner`).
 """
+from lot_sizing.capacitated_dp import florian_klein, inventory_dp_lot_sizing
 from lot_sizing.classic import (
-    LotSizingPlan,
-    exact_lot_sizing,
     groff,
     least_unit_cost,
     lot_for_lot,
     part_period_balancing,
-    plan_cost,
     silver_meal,
     wagner_whitin,
     zio_lot_sizing,
 )
+from lot_sizing.core import LotSizingPlan, plan_cost
+from lot_sizing.exact import backlogging_wagner_whitin, exact_lot_sizing, optimal_lot_sizing
 from lot_sizing.dalsa_module import (
     MultiSupplierPlan,
     Supplier,
@@ -48,6 +50,10 @@ __all__ = [
     "groff",
     "lot_for_lot",
     "exact_lot_sizing",
+    "backlogging_wagner_whitin",
+    "florian_klein",
+    "inventory_dp_lot_sizing",
+    "optimal_lot_sizing",
     "GAConfig",
     "GALotSizingPlan",
     "genetic_lot_sizing",

@@ -38,20 +38,12 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-from lot_sizing.classic import (
-    PeriodValue,
-    _ABS_TOL,
-    _FEAS_TOL,
-    as_demand,
-    as_period_values,
-    exact_lot_sizing,
-    net_demand,
-    wagner_whitin,
-    zio_lot_sizing,
-)
+from lot_sizing.classic import wagner_whitin, zio_lot_sizing
+from lot_sizing.core import _ABS_TOL, _FEAS_TOL, PeriodValue, as_demand, as_period_values, net_demand
+from lot_sizing.exact import exact_lot_sizing
+from lot_sizing.mip import solve_fixed_charge
 from utils.errors import UserError
 
 
@@ -377,15 +369,8 @@ def exact_multi_supplier(
     lower = np.concatenate([net, np.full(nq, -np.inf)])
     upper = np.concatenate([net, np.zeros(nq)])
     ub = np.concatenate([big_m.ravel(), (big_m.ravel() > 0).astype(float), np.full(T, np.inf)])
-    integrality = np.concatenate([np.zeros(nq), np.ones(nq), np.zeros(T)])
-    options = {"mip_rel_gap": 1e-9}
-    if time_limit is not None:
-        options["time_limit"] = float(time_limit)
-    res = milp(c, constraints=LinearConstraint(a, lower, upper), integrality=integrality,
-               bounds=Bounds(np.zeros(n), ub), options=options)
-    if res.status != 0 or res.x is None:
-        raise RuntimeError(f"HiGHS did not prove an optimal multi-supplier plan: {res.message}")
-    q = res.x[Q : Q + nq].reshape(K, T)
-    q = np.where(q > 1e-7 * max(1.0, net.max()), q, 0.0)
-    q = np.minimum(q, cap)
+    v = solve_fixed_charge(c, a, lower, upper, ub, np.arange(Z, Z + nq), time_limit, "multi-supplier plan")
+    q = v[Q : Q + nq].reshape(K, T)
+    open_lots = v[Z : Z + nq].reshape(K, T) > 0
+    q = np.where(open_lots & (q > 1e-9 * max(1.0, net.max())), np.minimum(q, cap), 0.0)
     return _plan(q, suppliers, r, h, initial_inventory)

@@ -50,14 +50,14 @@ from typing import Optional
 
 import numpy as np
 
-from lot_sizing.classic import (
+from lot_sizing.classic import classic_rule_setups
+from lot_sizing.core import (
     LotSizingPlan,
     PeriodValue,
     _FEAS_TOL,
     as_demand,
     as_period_values,
     check_capacity_feasible,
-    classic_rule_setups,
     net_demand,
     plan_cost,
 )

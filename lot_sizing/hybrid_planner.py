@@ -37,7 +37,7 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-from lot_sizing.classic import PeriodValue, as_demand, as_period_values
+from lot_sizing.core import PeriodValue, as_demand, as_period_values
 from lot_sizing.dalsa_module import Supplier, dalsa
 from lot_sizing.ga_lotsizing import GAConfig, genetic_lot_sizing
 from utils.errors import UserError
