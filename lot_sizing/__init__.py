@@ -5,7 +5,7 @@
 exact solvers for capacities and backlogging (:mod:`lot_sizing.exact`, :mod:`lot_sizing.capacitated_dp`:
 a MIP and three dynamic programs, and ``optimal_lot_sizing`` that picks the fastest), an adaptive genetic algorithm for the capacitated and backlogging
 cases (:mod:`lot_sizing.ga_lotsizing`), DALSA for a node with several suppliers
-(:mod:`lot_sizing.dalsa_module`) and the rolling-horizon hybrid planner that re-times a policy's
+(:mod:`lot_sizing.dalsa_module`; the model and exact MIP in :mod:`lot_sizing.multi_supplier`) and the rolling-horizon hybrid planner that re-times a policy's
 orders with any of them (:mod:`lot_sizing.hybrid_planner`).
 """
 from lot_sizing.capacitated_dp import florian_klein, inventory_dp_lot_sizing
@@ -20,14 +20,8 @@ from lot_sizing.classic import (
 )
 from lot_sizing.core import LotSizingPlan, plan_cost
 from lot_sizing.exact import backlogging_wagner_whitin, exact_lot_sizing, optimal_lot_sizing
-from lot_sizing.dalsa_module import (
-    MultiSupplierPlan,
-    Supplier,
-    dalsa,
-    exact_multi_supplier,
-    multi_supplier_cost,
-    single_supplier_plan,
-)
+from lot_sizing.dalsa_module import dalsa, single_supplier_plan
+from lot_sizing.multi_supplier import MultiSupplierPlan, Supplier, exact_multi_supplier, multi_supplier_cost
 from lot_sizing.ga_lotsizing import GAConfig, GALotSizingPlan, genetic_lot_sizing
 from lot_sizing.hybrid_planner import (
     BACKENDS,

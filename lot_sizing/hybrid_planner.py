@@ -38,7 +38,8 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 
 from lot_sizing.core import PeriodValue, as_demand, as_period_values
-from lot_sizing.dalsa_module import Supplier, dalsa
+from lot_sizing.dalsa_module import dalsa
+from lot_sizing.multi_supplier import Supplier
 from lot_sizing.ga_lotsizing import GAConfig, genetic_lot_sizing
 from utils.errors import UserError
 
