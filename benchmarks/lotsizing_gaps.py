@@ -30,7 +30,7 @@ from lot_sizing import (  # noqa: E402
     dalsa,
     exact_lot_sizing,
     exact_multi_supplier,
-    genetic_lot_sizing,
+    memetic_lot_sizing,
     groff,
     least_unit_cost,
     lot_for_lot,
@@ -110,10 +110,10 @@ def uncapacitated(n: int, rng: np.random.Generator, fixed_T: int | None, constan
         d, s, h = single_item_instance(rng, T, constant_costs)
         opt, sec = timed(wagner_whitin, d, s, h)
         ww_time.append(sec)
-        plan, sec = timed(genetic_lot_sizing, d, s, h, rng=np.random.default_rng(i))
+        plan, sec = timed(memetic_lot_sizing, d, s, h, rng=np.random.default_rng(i))
         ga.add(plan.cost, opt.cost, sec)
         if not fixed_T:
-            plan, sec = timed(genetic_lot_sizing, d, s, h, config=GAConfig(local_search=False),
+            plan, sec = timed(memetic_lot_sizing, d, s, h, config=GAConfig(local_search=False),
                               rng=np.random.default_rng(i))
             ga_plain.add(plan.cost, opt.cost, sec)
             for name, rule in rules.items():
@@ -141,7 +141,7 @@ def capacitated(n: int, rng: np.random.Generator, backlogging: bool) -> None:
         with quiet_stdout():
             opt, sec = timed(exact_lot_sizing, d, s, h, capacity=cap, backlog_cost=b)
         mip_time.append(sec)
-        plan, sec = timed(genetic_lot_sizing, d, s, h, capacity=cap, backlog_cost=b, rng=np.random.default_rng(i))
+        plan, sec = timed(memetic_lot_sizing, d, s, h, capacity=cap, backlog_cost=b, rng=np.random.default_rng(i))
         ga.add(plan.cost, opt.cost, sec)
     print(ga.row("GA (adaptive, memetic)"))
     print(f"  exact_lot_sizing (HiGHS MIP): {1e3 * np.mean(mip_time):.2f} ms per instance")

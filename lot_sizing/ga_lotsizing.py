@@ -1,4 +1,14 @@
-"""Adaptive genetic algorithm for capacitated single-item lot sizing, with or without backlogging.
+"""A memetic genetic algorithm (adaptive rates + local search) for capacitated single-item lot sizing,
+with or without backlogging.
+
+What it is for, and what it is not: every single-item class it solves has an exact solver in
+:mod:`lot_sizing.exact` that is faster on the instances ``benchmarks/lotsizing_gaps.py`` draws
+(Wagner-Whitin, Zangwill's backlogging DP, the inventory-level DP or the MIP); use
+:func:`lot_sizing.optimal_lot_sizing` when an optimum is wanted. The GA earns its place where no
+exact method is fast: long horizons with large fractional capacities, where the MIP's time grows
+quickly, and as a setup-vector search whose decoders can be reused for models the exact solvers do
+not cover. Its optima come mostly from the local search (the memetic step): the benchmark prints the
+GA with and without it, and the local search alone from the classic rules' plans.
 
 Chromosome: a binary setup vector y (T,), y_t = 1 when an order may be placed in period t. The whole
 population is one (P, T) bool array, decoded and priced at once with numpy.
@@ -66,7 +76,7 @@ from utils.errors import UserError
 
 @dataclass
 class GAConfig:
-    """Hyperparameters of the adaptive genetic algorithm."""
+    """Hyperparameters of the memetic genetic algorithm (adaptive rates + local search)."""
 
     population_size: int = 40  # individuals per generation (P)
     max_generations: int = 400  # hard cap on generations
@@ -304,7 +314,7 @@ def _adaptive_rate(cost: np.ndarray, c_min: float, c_avg: float, k_good: float, 
     return np.where(cost <= c_avg, k_good * (cost - c_min) / spread, k_poor)
 
 
-def genetic_lot_sizing(
+def memetic_lot_sizing(
     demand: np.ndarray,
     setup_cost: PeriodValue,
     holding_cost: PeriodValue,
@@ -314,7 +324,7 @@ def genetic_lot_sizing(
     config: Optional[GAConfig] = None,
     rng: Optional[np.random.Generator] = None,
 ) -> GALotSizingPlan:
-    """Adaptive GA for (capacitated, backlogging) single-item lot sizing.
+    """Memetic GA (adaptive rates + local search) for (capacitated, backlogging) single-item lot sizing.
 
     demand: (T,); costs and capacity scalar or (T,). ``backlog_cost=None`` forbids backlogging.
     ``rng`` drives every random draw (default: ``np.random.default_rng(config.seed)``), so a seed

@@ -40,7 +40,7 @@ import numpy as np
 from lot_sizing.core import PeriodValue, as_demand, as_period_values
 from lot_sizing.dalsa_module import dalsa
 from lot_sizing.multi_supplier import Supplier
-from lot_sizing.ga_lotsizing import GAConfig, genetic_lot_sizing
+from lot_sizing.ga_lotsizing import GAConfig, memetic_lot_sizing
 from utils.errors import UserError
 
 #: names of the lot-sizing back ends the planner can use
@@ -202,7 +202,7 @@ def first_lots(
                 lots[r] = cache[key]
                 continue
             if backend == "ga":
-                plan = genetic_lot_sizing(req[r], setup[r], holding[r], capacity=cap[r], initial_inventory=stock[r],
+                plan = memetic_lot_sizing(req[r], setup[r], holding[r], capacity=cap[r], initial_inventory=stock[r],
                                           config=cfg, rng=np.random.default_rng(cfg.seed))
                 lots[r] = plan.orders[0]
             else:
