@@ -23,6 +23,7 @@ from lot_sizing.exact import backlogging_wagner_whitin, exact_lot_sizing, optima
 from lot_sizing.dalsa_module import dalsa, single_supplier_plan
 from lot_sizing.multi_supplier import MultiSupplierPlan, Supplier, exact_multi_supplier, multi_supplier_cost
 from lot_sizing.ga_lotsizing import GAConfig, GALotSizingPlan, memetic_lot_sizing
+from lot_sizing.setup_search import local_search_lot_sizing
 from lot_sizing.hybrid_planner import (
     BACKENDS,
     arrival_requirements,
@@ -51,6 +52,7 @@ __all__ = [
     "GAConfig",
     "GALotSizingPlan",
     "memetic_lot_sizing",
+    "local_search_lot_sizing",
     "Supplier",
     "MultiSupplierPlan",
     "dalsa",

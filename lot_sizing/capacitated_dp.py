@@ -20,7 +20,6 @@ from typing import Optional
 import numpy as np
 
 from lot_sizing.core import (
-    _FEAS_TOL,
     LotSizingPlan,
     PeriodValue,
     _finish,

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from lot_sizing import GAConfig, exact_lot_sizing, memetic_lot_sizing, plan_cost, wagner_whitin
-from lot_sizing.ga_lotsizing import _adaptive_rate, _Problem
+from lot_sizing.ga_lotsizing import _adaptive_rate
+from lot_sizing.setup_search import _Problem
 from scipy.optimize import linprog
 from utils.errors import UserError
 
