@@ -26,7 +26,7 @@ net stock (I_{-1} = f - a): the state reaches the plan through the policy's orde
 and the env's costs shape the lots. The problem has whole-unit data, a constant capacity and
 backlogging, so ``exact`` solves it by the DP over inventory levels
 (:func:`lot_sizing.capacitated_dp.inventory_dp_first_orders`), all rows at once; ``ga`` runs the
-memetic GA per row instead.
+memetic GA per row instead. The mapping to the env, and what it gains and loses: docs/hybrid_planner.md.
 
 **retime**: the earlier mode, kept for comparison: the orders the policy proposes for the coming H
 periods are taken as requirements and re-timed into lots (no lead time, no backlog), by name:
