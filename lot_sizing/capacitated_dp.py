@@ -5,7 +5,7 @@
   whole-unit data, whose optimum is whole, so an optimal plan orders whole units and a DP over whole
   inventory levels is exact. It runs backward over value-to-go tables W_t(J) (cost of ending period
   t with net stock J, plus the best cost after it); the minimum over order sizes 1..c_t is a sliding
-  window minimum (van Herk / Gil-Werman: O(1) per state), so a period costs O(S) for S inventory
+  window minimum (by doubling: O(log c) per state), so a period costs O(S log c) for S inventory
   levels. Pseudo-polynomial: fast when demand per period and capacity are small, as in the env
   (order cap 20). :func:`inventory_dp_first_orders` runs it over many rows at once for the planner.
 * :func:`florian_klein`: constant capacity C, no backlogging, any (fractional) data. Florian & Klein
@@ -38,16 +38,18 @@ def is_whole(values) -> bool:
 
 
 def _window_min(values: np.ndarray, width: int) -> np.ndarray:
-    """out[:, j] = min(values[:, j : j + width]) (inf beyond the end).  (R, S) -> (R, S)."""
+    """out[:, j] = min(values[:, j : j + width]) (inf beyond the end).  (R, S) -> (R, S).
+
+    Doubling: after k rounds cur[:, j] is the minimum over 2^k values from j; two such windows that
+    overlap cover any width, so O(S log width) work in a few whole-array operations."""
     R, S = values.shape
     width = max(1, min(int(width), S))
-    n_blocks = -(-(S + width - 1) // width)
-    padded = np.full((R, n_blocks * width), np.inf)
-    padded[:, :S] = values
-    blocks = padded.reshape(R, n_blocks, width)
-    prefix = np.minimum.accumulate(blocks, axis=2).reshape(R, -1)
-    suffix = np.minimum.accumulate(blocks[..., ::-1], axis=2)[..., ::-1].reshape(R, -1)
-    return np.minimum(suffix[:, :S], prefix[:, width - 1 : width - 1 + S])
+    cur = np.concatenate([values, np.full((R, width), np.inf)], axis=1)  # (R, S + width)
+    span = 1
+    while 2 * span <= width:
+        cur[:, :-span] = np.minimum(cur[:, :-span], cur[:, span:])
+        span *= 2
+    return np.minimum(cur[:, :S], cur[:, width - span : width - span + S])
 
 
 def _value_tables(demand, setup, holding, backlog, capacity, start, end_backlog_cost):
