@@ -11,6 +11,22 @@ of orders placed over orders proposed. Two thin adapters use it:
   evaluates a trained policy with the planner added at evaluation only (and the recorded orders, hence
   the ordering metrics, are the orders placed).
 
+Two modes (``planner.mode``):
+
+**net_requirements** (default; a graph whose nodes each have one supplier, e.g. the serial chain): every
+period, for each chain and node, the lot-sizing problem of the coming ``planner.horizon`` periods of
+arrivals, built from what the env holds and charges (the model and its mapping to the env's costs: the
+docstring of :mod:`lot_sizing.hybrid_planner` and docs/hybrid_planner.md):
+
+* inventory position IP = on-hand + pipeline + units the supplier owes - units owed to customers (the
+  env's ``inventory_position()``), the lead time L of the node's supply edge;
+* forecast f = exponentially smoothed demand the node has seen (m <- w d + (1 - w) m, w =
+  ``planner.smoothing``; the customer demand at the retailer, the downstream order upstream);
+* the policy's proposal a sets the safety stock: order-up-to level S = IP + a, SS = S - (L + 1) f;
+* costs: the env's fixed order cost (or ``planner.fixed_order_cost``), the node's holding and shortage
+  costs, the order cap as capacity. Back end ``exact`` (default) or ``ga``.
+
+**retime** (the earlier mode): the proposals are requirements to re-time.
 Requirements of row r (one chain and stage; on a network one node) for the next H periods:
 
 * a node with one supplier (and every supplier edge with a single-supplier back end): r = (a + deficit, f, ..., f),
@@ -19,7 +35,7 @@ Requirements of row r (one chain and stage; on a network one node) for the next 
 * a node with several suppliers under ``dalsa``: the units that must *arrive* in each of the next H periods,
   ``lot_sizing.hybrid_planner.arrival_requirements``; DALSA then also chooses the suppliers.
 
-Netting (``planner.netting``): ``history`` (default) is the textbook rolling horizon: the surplus
+Netting in retime (``planner.netting``): ``history`` (default) is the textbook rolling horizon: the surplus
 g = placed - proposed so far is stock ordered ahead of the proposals and covers them first, so the
 cumulative orders track the cumulative proposals, 0 <= g <= (H - 1) * order cap at every period
 (tested). ``state`` plans on each proposal as it is, trusting a policy that sees its stock to propose
@@ -37,7 +53,14 @@ from typing import Any
 import numpy as np
 
 from lot_sizing.ga_lotsizing import GAConfig
-from lot_sizing.hybrid_planner import arrival_requirements, check_backend, first_lots, first_supplier_orders, rolling_requirements
+from lot_sizing.hybrid_planner import (
+    arrival_requirements,
+    check_backend,
+    first_lots,
+    first_supplier_orders,
+    net_requirement_orders,
+    rolling_requirements,
+)
 from utils.config import PlannerConfig
 from utils.errors import UserError
 
@@ -66,6 +89,13 @@ class OrderPlanner:
         self.edge_price = np.asarray(graph.edge_price)  # (E,)
         self.node_holding = np.asarray(graph.holding_cost, dtype=float)  # (N,)
         self.cap = float(self.action_nvec.max() - 1)
+        self.env, self.graph, self.mode = env, graph, config.mode
+        if self.mode == "net_requirements" and (not graph.single_sourced or self.backend not in ("exact", "ga")):
+            where = f"back end '{self.backend}'" if graph.single_sourced else "nodes with several suppliers"
+            raise UserError(f"planner.mode net_requirements plans nodes with one supplier with back end exact or ga, not {where}; "
+                            "set planner.mode=retime to re-time the proposals instead")
+        if self.mode == "retime" and self.backend == "exact":
+            raise UserError("planner back end 'exact' solves planner.mode net_requirements; retime uses wagner_whitin, silver_meal, ga or dalsa")
         # DALSA plans a node's arrivals over all its suppliers; with one supplier per node there is nothing to
         # split, and each order is a lot-sizing row like the other back ends'
         self.split_suppliers = self.backend == "dalsa" and not graph.single_sourced
@@ -80,8 +110,9 @@ class OrderPlanner:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the forecast and the surplus: call at every env reset."""
-        self.mean: np.ndarray | None = None  # (B, N, D) smoothed proposals
+        """Forget the forecasts and the surplus: call at every env reset."""
+        self.mean: np.ndarray | None = None  # (B, N, D) smoothed proposals (retime)
+        self.demand_mean: np.ndarray | None = None  # (B, N) smoothed demand seen (net_requirements)
         self.surplus = np.zeros((self.n_envs, self.n_agents, self.action_nvec.shape[1]))  # placed - proposed so far
 
     def _forecast(self, proposals: np.ndarray) -> np.ndarray:
@@ -101,6 +132,10 @@ class OrderPlanner:
         if proposals.shape != (self.n_envs, self.n_agents, self.action_nvec.shape[1]):
             raise UserError(f"proposals have shape {proposals.shape}; expected (n_envs, n_agents, action dims) = "
                             f"{(self.n_envs, self.n_agents, self.action_nvec.shape[1])}")
+        if self.mode == "net_requirements":
+            placed = np.clip(np.rint(self._net_requirement_orders(proposals)), 0, self.action_nvec[None] - 1).astype(np.int64)
+            self.surplus += placed - proposals
+            return placed
         forecast = self._forecast(proposals)
         if self.fixed_order_cost == 0:
             placed = proposals.astype(np.float64)  # no lots worth forming: the policy's orders as they are
@@ -111,6 +146,21 @@ class OrderPlanner:
         placed = np.clip(np.rint(placed), 0, self.action_nvec[None] - 1).astype(np.int64)
         self.surplus += placed - proposals
         return placed
+
+    def _net_requirement_orders(self, proposals: np.ndarray) -> np.ndarray:
+        """Each (chain, node) as the lot-sizing problem of its net requirements.  -> (B, N, 1)"""
+        env, graph = self.env, self.graph
+        seen = np.asarray(env.demand_seen, dtype=float)  # (B, N) demand each node saw last period
+        w = self.config.smoothing
+        self.demand_mean = seen.copy() if self.demand_mean is None else w * seen + (1.0 - w) * self.demand_mean
+        B, N = seen.shape
+        lead = np.array([graph.edge_lead[edges[0]] for edges in graph.in_edges])  # (N,) the one supply edge of each node
+        per_row = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (B, N)).ravel()  # noqa: E731
+        orders = net_requirement_orders(
+            env.inventory_position().ravel(), proposals[:, :, 0].ravel(), self.demand_mean.ravel(), per_row(lead),
+            self.fixed_order_cost, per_row(graph.holding_cost), per_row(graph.shortage_cost), int(self.cap), self.horizon,
+            self.backend, self.ga_config, self._cache())
+        return orders.reshape(B, N, 1)
 
     def _single_supplier_orders(self, proposals: np.ndarray, forecast: np.ndarray) -> np.ndarray:
         """Every (chain, stage) or (chain, node, supplier) as its own lot-sizing row.  -> (B, N, D)"""

@@ -3,7 +3,8 @@
     python benchmarks/planner_throughput.py [--seconds 2.0]
 
 Serial fixed-cost preset (3 stages, fixed cost 25) with 32 envs, the training batch: the raw env, then
-the env wrapped by ``PlannerEnv`` with each back end (default settings: history netting). The 2x3
+the env wrapped by ``PlannerEnv`` in each mode and back end (net_requirements: exact DP over inventory
+levels for all rows at once, or the GA per row; retime: default settings, history netting). The 2x3
 network (8 envs) with ``dalsa`` (state netting) and a planner setup cost of 5. Proposals are drawn in advance from a seeded generator (uniform over each
 action space, 60% of them zero, so lots have something to merge), so the figure is the env plus the
 planner (fresh proposals every episode). Wagner-Whitin and Silver-Meal are numpy recursions over all
@@ -29,14 +30,14 @@ from utils.config import PlannerConfig, load_config  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def steps_per_second(config_path: str, n_envs: int, backend: str | None, seconds: float, fixed_order_cost: float = -1.0):
+def steps_per_second(config_path: str, n_envs: int, mode: str, backend: str | None, seconds: float, fixed_order_cost: float = -1.0):
     """(env-steps/s, cache hit rate or nan) of one env with (or, backend None, without) the planner."""
     config = load_config(ROOT / config_path)
     env = make_env(config.env, n_envs=n_envs, demand_config=config.demand, seed=0)
     if backend is not None:
         # DALSA on a network plans arrivals and nets by state (history netting is for single-supplier rows)
         netting = "state" if backend == "dalsa" and config.env.kind == "network" else "history"
-        settings = PlannerConfig(enabled=True, backend=backend, fixed_order_cost=fixed_order_cost, netting=netting)
+        settings = PlannerConfig(enabled=True, mode=mode, backend=backend, fixed_order_cost=fixed_order_cost, netting=netting)
         env = PlannerEnv(env, OrderPlanner(settings, env))
     rng = np.random.default_rng(0)
     nvec = env.action_nvec
@@ -67,13 +68,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement")
     args = parser.parse_args()
     serial = "configs/train_serial_fixed_cost.yaml"
-    cases = [("serial", serial, 32, None, -1.0)] + [("serial", serial, 32, b, -1.0) for b in ("wagner_whitin", "silver_meal", "ga", "dalsa")]
-    cases += [("network", "configs/train_network.yaml", 8, None, 5.0), ("network", "configs/train_network.yaml", 8, "dalsa", 5.0)]
-    print(f"{'env':<8} {'n_envs':>6} {'planner':<14} {'env-steps/s':>12} {'cache hits':>10}")
-    for kind, path, n, backend, setup in cases:
-        rate, hit = steps_per_second(path, n, backend, args.seconds, setup)
+    cases = [("serial", serial, 32, "", None, -1.0)]
+    cases += [("serial", serial, 32, "net_requirements", b, -1.0) for b in ("exact", "ga")]
+    cases += [("serial", serial, 32, "retime", b, -1.0) for b in ("wagner_whitin", "silver_meal", "ga", "dalsa")]
+    cases += [("network", "configs/train_network.yaml", 8, "", None, 5.0), ("network", "configs/train_network.yaml", 8, "retime", "dalsa", 5.0)]
+    print(f"{'env':<8} {'n_envs':>6} {'planner':<30} {'env-steps/s':>12} {'cache hits':>10}")
+    for kind, path, n, mode, backend, setup in cases:
+        rate, hit = steps_per_second(path, n, mode, backend, args.seconds, setup)
         hits = "-" if hit != hit else f"{hit:.0%}"
-        print(f"{kind:<8} {n:>6} {backend or 'none':<14} {rate:>12,.0f} {hits:>10}")
+        label = f"{mode} {backend}" if backend else "none"
+        print(f"{kind:<8} {n:>6} {label:<30} {rate:>12,.0f} {hits:>10}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,37 @@
-"""Rolling-horizon lot sizing of a policy's orders: the hybrid planner.
+"""Rolling-horizon lot sizing between a policy and an inventory system: the hybrid planner.
 
-A learned policy proposes, every period and for every chain and stage, how much to order. When each
-order has a fixed cost, the timing of orders matters as much as their size, and lot sizing knows how
-to time them. The planner takes, for every row (one chain and stage, or one network node), the
-requirements of the coming H periods, solves a lot-sizing problem on them with a back end chosen by
-name, and returns only the order to place now (rolling horizon: the next period plans again with
-what it then knows).
+Two modes (``agents/planner_wrapper.py`` picks one with ``planner.mode``):
 
-Back ends (``BACKENDS``):
+**net_requirements** (default): plan what the stage will face. Each period, for every row (one chain
+and stage), the planner solves the lot-sizing problem of the coming H periods *of arrivals*: an
+order placed now arrives in L periods (the stage's lead time), so problem period k is env period
+t + L + k. With IP the inventory position (on-hand + pipeline + units the supplier owes - backlog),
+f the forecast of the demand the stage sees per period (whole units) and SS the safety stock the
+stage should keep, the problem is
+
+    demand d_k = f (k = 0..H-1),  initial net stock I_{-1} = IP - L f - SS,
+    cost = K [x_k > 0] + h max(I_k, 0) + b max(-I_k, 0),  x_k <= order cap,
+
+i.e. the env's own cost terms (K the fixed cost per order, h and b the stage's holding and backlog
+costs per unit and period, charged on end-of-period stock as in the env), on net stock measured
+from the safety stock: holding above it costs h, every unit below it costs b (a unit of the
+protection is spent). Backlog still open after the horizon costs b H per unit. The learned policy
+supplies the safety stock through its action: its proposed order a implies the order-up-to level
+S = IP + a, and SS = S - (L + 1) f, the protection beyond the expected demand over the lead time and
+the ordering period. Consequences (tested): with K = 0 the planner orders exactly a (lot-for-lot on
+net requirements is optimal), so a policy is unchanged where lots do not pay; with K > 0 it may order
+more than a now (a lot for several periods) or nothing (postpone, paying b per unit and period
+below the target). Because SS comes from the same period's proposal, IP and L cancel in the initial
+net stock (I_{-1} = f - a): the state reaches the plan through the policy's order, and the forecast
+and the env's costs shape the lots. The problem has whole-unit data, a constant capacity and
+backlogging, so ``exact`` solves it by the DP over inventory levels
+(:func:`lot_sizing.capacitated_dp.inventory_dp_first_orders`), all rows at once; ``ga`` runs the
+memetic GA per row instead. The mapping to the env, and what it gains and loses: docs/hybrid_planner.md.
+
+**retime**: the earlier mode, kept for comparison: the orders the policy proposes for the coming H
+periods are taken as requirements and re-timed into lots (no lead time, no backlog), by name:
+
+Back ends of the retime mode (``BACKENDS``; ``exact`` is the net-requirements solver):
 
 * ``wagner_whitin``: the exact uncapacitated optimum of the horizon (an order above the order cap is
   cut to the cap by the caller).
@@ -37,13 +61,17 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-from lot_sizing.classic import PeriodValue, as_demand, as_period_values
-from lot_sizing.dalsa_module import Supplier, dalsa
-from lot_sizing.ga_lotsizing import GAConfig, genetic_lot_sizing
+from lot_sizing.capacitated_dp import inventory_dp_first_orders
+from lot_sizing.core import PeriodValue, as_demand, as_period_values
+from lot_sizing.dalsa_module import dalsa
+from lot_sizing.multi_supplier import Supplier
+from lot_sizing.ga_lotsizing import GAConfig, memetic_lot_sizing
 from utils.errors import UserError
 
 #: names of the lot-sizing back ends the planner can use
-BACKENDS = ("wagner_whitin", "silver_meal", "ga", "dalsa")
+BACKENDS = ("exact", "wagner_whitin", "silver_meal", "ga", "dalsa")
+#: the back ends of the retime mode (:func:`first_lots`)
+RETIME_BACKENDS = BACKENDS[1:]
 
 
 def check_backend(name: str) -> str:
@@ -174,7 +202,8 @@ def first_lots(
     caller keeps across calls to reuse GA and DALSA answers of rows seen before.
     Returns (R,) float, whole units when requirements and stock are whole.
     """
-    check_backend(backend)
+    if check_backend(backend) == "exact":
+        raise UserError("back end 'exact' solves the net_requirements mode; retime uses wagner_whitin, silver_meal, ga or dalsa")
     req = _as_requirements(requirements)
     R, H = req.shape
     setup = _per_row(setup_cost, R, "setup_cost")
@@ -201,7 +230,7 @@ def first_lots(
                 lots[r] = cache[key]
                 continue
             if backend == "ga":
-                plan = genetic_lot_sizing(req[r], setup[r], holding[r], capacity=cap[r], initial_inventory=stock[r],
+                plan = memetic_lot_sizing(req[r], setup[r], holding[r], capacity=cap[r], initial_inventory=stock[r],
                                           config=cfg, rng=np.random.default_rng(cfg.seed))
                 lots[r] = plan.orders[0]
             else:
@@ -292,3 +321,80 @@ def arrival_requirements(current: np.ndarray, forecast: np.ndarray, lead_times: 
     arrive_now = (s == lead[..., None]) * current[..., None]
     arrive_later = (s > lead[..., None]) * forecast[..., None]
     return (arrive_now + arrive_later).sum(axis=1)  # (R, H)
+
+
+# ----------------------------------------------------------------------------------------------
+# The net-requirements planner
+# ----------------------------------------------------------------------------------------------
+def net_requirement_problem(position, proposal, forecast, lead_time, horizon: int):
+    """The rows' lot-sizing problems: (demand (R, H), initial net stock (R,), safety stock (R,)).
+
+    position (R,): inventory position before ordering; proposal (R,): the policy's order, read as
+    the order-up-to level S = position + proposal; forecast (R,): demand per period, rounded to whole
+    units; lead_time (R,) periods. See the module docstring for the model.
+    """
+    if horizon < 1:
+        raise UserError(f"planner horizon must be at least 1 period, got {horizon}")
+    position = np.asarray(position, dtype=float)
+    f = np.rint(np.maximum(np.asarray(forecast, dtype=float), 0.0))
+    lead = np.asarray(lead_time, dtype=float)
+    safety = position + np.asarray(proposal, dtype=float) - (lead + 1.0) * f
+    start = position - lead * f - safety
+    return np.repeat(f[:, None], horizon, axis=1), start, safety
+
+
+def net_requirement_orders(
+    position: np.ndarray,
+    proposal: np.ndarray,
+    forecast: np.ndarray,
+    lead_time: np.ndarray,
+    setup_cost: PeriodValue,
+    holding_cost: PeriodValue,
+    backlog_cost: PeriodValue,
+    capacity: int,
+    horizon: int,
+    backend: str = "exact",
+    ga_config: Optional[GAConfig] = None,
+    cache: Optional[dict] = None,
+) -> np.ndarray:
+    """Order to place now for every row, from the optimal plan of its net requirements.  -> (R,)
+
+    position, proposal, forecast, lead_time (R,) as in :func:`net_requirement_problem`; setup,
+    holding and backlog costs one value or one per row; capacity: the order cap. ``backend`` "exact"
+    (the DP over inventory levels, all rows at once) or "ga" (the memetic GA per row, cached by the
+    row's inputs). With a zero setup cost the answer is the proposal itself (clipped to the cap).
+    """
+    if backend not in ("exact", "ga"):
+        raise UserError(f"planner mode net_requirements solves with back end 'exact' or 'ga', got '{backend}'")
+    demand, start, _ = net_requirement_problem(position, proposal, forecast, lead_time, horizon)
+    R, H = demand.shape
+    setup = _per_row(setup_cost, R, "setup_cost")
+    holding = _per_row(holding_cost, R, "holding_cost")
+    backlog = _per_row(backlog_cost, R, "backlog_cost")
+    orders = np.clip(np.asarray(proposal, dtype=float), 0, capacity)  # lot-for-lot: optimal at K = 0
+    todo = np.flatnonzero(setup > 0)
+    if todo.size == 0:
+        return orders
+    if backend == "exact":
+        orders[todo] = inventory_dp_first_orders(demand[todo], setup[todo], holding[todo], backlog[todo], capacity,
+                                                 start[todo], backlog[todo] * H)
+        return orders
+    cfg = ga_config or GAConfig()
+    for r in todo:
+        # The GA's model has no initial backlog and no end-of-horizon backlog: a backlog now is demand
+        # of period 0, and everything is delivered by the horizon's end (enough capacity is added to
+        # the last period when the cap cannot clear it otherwise).
+        d = demand[r].copy()
+        d[0] += max(-start[r], 0.0)
+        cap = np.full(H, float(capacity))
+        cap[-1] = max(cap[-1], d.sum() - max(start[r], 0.0) - cap[:-1].sum())
+        key = ("ga", d.tobytes(), cap.tobytes(), setup[r], holding[r], backlog[r], max(start[r], 0.0), repr(cfg))
+        if cache is not None and key in cache:
+            orders[r] = cache[key]
+            continue
+        plan = memetic_lot_sizing(d, setup[r], holding[r], cap, backlog[r], max(start[r], 0.0), cfg,
+                                  np.random.default_rng(cfg.seed))
+        orders[r] = min(plan.orders[0], capacity)
+        if cache is not None:
+            cache[key] = orders[r]
+    return orders

@@ -123,3 +123,46 @@ def test_bad_input_raises_one_line_user_error():
         with pytest.raises(UserError) as err:
             call()
         assert str(err.value) and "\n" not in str(err.value)
+
+
+def test_single_supplier_plan_builds_stock_ahead_when_capacity_is_tight():
+    # Supplier A (cheap, 10 per order) cannot land period 1's 15 units in period 1 alone, but can by
+    # building stock in period 0: 10 + 10 arrivals, holding 10 then 5 (0.1 each), 2 orders, 20 units.
+    cheap = Supplier(lead_time=0, unit_price=1.0, order_cost=10.0, capacity=10.0)
+    dear = Supplier(lead_time=0, unit_price=5.0, order_cost=10.0)
+    r = [0, 15, 5]
+    optimum = 2 * 10 + 20 * 1.0 + 0.1 * (10 + 5)
+    assert exact_multi_supplier(r, [cheap, dear], 0.1).cost == pytest.approx(optimum)
+    assert single_supplier_plan(r, [cheap, dear], 0, 0.1).cost == pytest.approx(optimum)
+    plan = dalsa(r, [cheap, dear], 0.1)
+    assert plan.cost == pytest.approx(optimum)
+    np.testing.assert_allclose(plan.orders, [[10, 10, 0], [0, 0, 0]])
+    with pytest.raises(UserError, match="ahead"):
+        single_supplier_plan(r, [cheap, dear], 0, 0.1, phase2="zio")
+
+
+def tight_instance(rng, T=12):
+    """Every supplier capacitated at 0.6..1.4 times the mean requirement (redrawn until feasible)."""
+    while True:
+        K = int(rng.integers(2, 4))
+        r = rng.integers(0, 101, T).astype(float)
+        sups = [Supplier(lead_time=int(rng.integers(0, 3)), unit_price=float(rng.uniform(1, 3)),
+                         order_cost=float(rng.uniform(20, 200)), capacity=float(rng.uniform(0.6, 1.4) * r.mean()))
+                for _ in range(K)]
+        init = float(r[:2].sum())
+        try:
+            exact_multi_supplier(r, sups, 0.5, init)  # raises UserError when no plan is feasible
+            return r, sups, init
+        except UserError:
+            continue
+
+
+def test_dalsa_within_two_percent_of_the_mip_under_tight_capacity():
+    rng = np.random.default_rng(2026)
+    gaps = []
+    for _ in range(8):
+        r, sups, init = tight_instance(rng)
+        exact = exact_multi_supplier(r, sups, 0.5, init)
+        gaps.append(dalsa(r, sups, 0.5, init).cost / exact.cost - 1.0)
+    assert min(gaps) >= -1e-9
+    assert np.mean(gaps) <= 0.02

@@ -14,9 +14,11 @@ import evaluate_main
 from agents.happo_agent import HAPPOTrainer, save_checkpoint
 from agents.planner_wrapper import OrderPlanner, PlannerEnv, with_planner
 from envs import SerialEnv, make_env
-from lot_sizing import Supplier, dalsa, exact_lot_sizing, lot_for_lot, silver_meal, wagner_whitin
+from lot_sizing import GAConfig, Supplier, dalsa, exact_lot_sizing, lot_for_lot, silver_meal, wagner_whitin
 from lot_sizing.hybrid_planner import (
-    BACKENDS,
+    RETIME_BACKENDS,
+    net_requirement_orders,
+    net_requirement_problem,
     arrival_requirements,
     first_lots,
     first_supplier_orders,
@@ -37,6 +39,8 @@ def serial_env(fixed_cost: float, n_envs: int = 4, **serial) -> SerialEnv:
 
 
 def planner(env, backend: str = "wagner_whitin", **kw) -> OrderPlanner:
+    """The retime mode with `backend` (pass mode="net_requirements" and backend exact or ga for the other)."""
+    kw.setdefault("mode", "retime")
     return OrderPlanner(PlannerConfig(enabled=True, backend=backend, **kw), env)
 
 
@@ -57,7 +61,7 @@ def test_batched_first_lots_equal_the_classic_solvers_row_by_row(backend, classi
 
 
 def test_every_back_end_by_name_finds_the_known_first_lot():
-    for backend in BACKENDS:
+    for backend in RETIME_BACKENDS:
         assert first_lots(DEMAND_12[None], 54.0, 0.4, backend).tolist() == [84.0], backend
     assert wagner_whitin(DEMAND_12, 54.0, 0.4).cost == pytest.approx(501.2)
 
@@ -78,7 +82,7 @@ def test_dalsa_splits_between_suppliers_as_dalsa_does():
     req = np.array([[0, 3, 4, 4, 4, 4, 4, 4.0]])
     lead, price = np.array([[2, 1]]), np.array([[0.1, 0.3]])
     got = first_supplier_orders(req, lead, price, 20.0, 1.0, capacity=6)
-    plan = dalsa(req[0], [Supplier(2, 0.1, 20.0, 6), Supplier(1, 0.3, 20.0, 6)], 1.0)
+    plan = dalsa(req[0], [Supplier(2, 0.1, 20.0, 6), Supplier(1, 0.3, 20.0, 6)], 1.0, phase2="zio")
     np.testing.assert_array_equal(got[0], plan.orders[:, 0])
     assert got[0, 1] == 3.0 and got[0, 0] > 0
 
@@ -94,7 +98,7 @@ def test_requirement_builders():
 # ----------------------------------------------------------------------------------------------
 # Pass-through, invariants and a known optimum through the env
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", RETIME_BACKENDS)
 def test_no_fixed_cost_passes_the_orders_through_unchanged(backend):
     rng = np.random.default_rng(0)
     raw, wrapped = serial_env(0.0), PlannerEnv(serial_env(0.0), planner(serial_env(0.0), backend))
@@ -119,7 +123,7 @@ def test_no_fixed_cost_passes_network_orders_through(backend):
         np.testing.assert_array_equal(p.orders(a), a)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", RETIME_BACKENDS)
 def test_history_netting_keeps_cumulative_orders_within_the_horizon_of_the_proposals(backend):
     env = serial_env(25.0, n_envs=3)
     H, cap = 6, env.order_cap
@@ -197,6 +201,66 @@ def test_ga_planner_is_reproducible():
         p = planner(env, "ga", ga_max_generations=15)
         runs.append([p.orders(x) for x in a])
     np.testing.assert_array_equal(np.array(runs[0]), np.array(runs[1]))
+
+
+# ----------------------------------------------------------------------------------------------
+# The net-requirements mode
+# ----------------------------------------------------------------------------------------------
+def test_net_requirement_problem_by_hand():
+    # IP 30, proposal 5 -> target 35; forecast 8, lead 4 -> safety 35 - 5 * 8 = -5; start 30 - 32 + 5 = 3
+    demand, start, safety = net_requirement_problem([30.0], [5.0], [7.6], [4], horizon=3)
+    np.testing.assert_array_equal(demand, [[8, 8, 8]])
+    assert safety.tolist() == [-5.0] and start.tolist() == [3.0]  # = forecast - proposal: IP and L cancel
+
+
+def test_net_requirements_pass_the_policy_through_without_a_fixed_cost():
+    rng = np.random.default_rng(11)
+    R = 50
+    proposal = rng.integers(0, 21, R).astype(float)
+    args = (rng.integers(-30, 80, R), proposal, rng.uniform(0, 20, R), rng.integers(1, 5, R))
+    np.testing.assert_array_equal(net_requirement_orders(*args, 0.0, 1.0, 1.0, 20, 8), proposal)
+    assert not np.array_equal(net_requirement_orders(*args, 100.0, 1.0, 1.0, 20, 8), proposal)
+
+
+def test_net_requirements_postpone_when_backlog_is_cheap_and_order_a_lot_when_dear():
+    # Forecast 5 a period, proposal 5 (start 0), setup 100, h 1, cap 20, 4 periods. One lot of 20 now
+    # holds 15 + 10 + 5 (130); the same lot next period backlogs 5 for one period (b * 5) and holds
+    # 10 + 5: 120 at b = 1, 135 at b = 4.
+    args = ([40.0], [5.0], [5.0], [4])
+    assert net_requirement_orders(*args, 100.0, 1.0, 1.0, 20, 4).tolist() == [0.0]
+    assert net_requirement_orders(*args, 100.0, 1.0, 4.0, 20, 4).tolist() == [20.0]
+    ga = net_requirement_orders(*args, 100.0, 1.0, 4.0, 20, 4, backend="ga", ga_config=GAConfig(max_generations=20))
+    assert ga.tolist() == [20.0]
+
+
+def test_net_requirements_planner_in_the_env():
+    env = serial_env(25.0, n_envs=3)
+    p = OrderPlanner(PlannerConfig(enabled=True), env)
+    assert p.mode == "net_requirements" and p.backend == "exact"
+    env.reset(demand=np.random.default_rng(0).poisson(8, (3, 30)))
+    placed = []
+    for _ in range(30):
+        proposal = np.full((3, 3), 9)
+        orders = p.orders(proposal)
+        assert orders.shape == (3, 3, 1) and orders.min() >= 0 and orders.max() <= 20
+        placed.append(orders)
+        env.step(orders)
+    placed = np.array(placed)[..., 0]  # (30, 3, 3)
+    assert (placed == 0).mean() > 0.3 and placed.max() > 9  # lots: fewer orders, larger ones
+    free = serial_env(0.0, n_envs=3)
+    p0 = OrderPlanner(PlannerConfig(enabled=True), free)
+    free.reset(demand=np.full((3, 30), 8))
+    assert np.array_equal(p0.orders(np.full((3, 3), 9))[..., 0], np.full((3, 3), 9))
+
+
+def test_net_requirements_refuses_networks_and_retime_back_ends():
+    network = make_env(load_config(ROOT / "configs/train_network.yaml").env, n_envs=1)
+    with pytest.raises(UserError, match="planner.mode=retime"):
+        OrderPlanner(PlannerConfig(enabled=True, fixed_order_cost=5.0), network)
+    with pytest.raises(UserError, match="planner.mode=retime"):
+        OrderPlanner(PlannerConfig(enabled=True, backend="wagner_whitin"), serial_env(5.0))
+    with pytest.raises(UserError, match="net_requirements"):
+        OrderPlanner(PlannerConfig(enabled=True, mode="retime", backend="exact"), serial_env(5.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,10 +365,13 @@ def test_evaluate_planner_flag(monkeypatch, tmp_path, model_and_demand):
         return json.loads(out.read_text())["policies"]
 
     plain = run()["happo"]
-    planned = run("--planner", "wagner_whitin")["happo + wagner_whitin planner"]
-    assert planned["planner"]["backend"] == "wagner_whitin" and planned["episode_cost"] != plain["episode_cost"]
-    free = run("--planner", "silver_meal", "--set", "env.serial.fixed_order_cost=0")
-    assert free["happo + silver_meal planner"]["episode_cost"] == run("--set", "env.serial.fixed_order_cost=0")["happo"]["episode_cost"]
+    planned = run("--planner", "exact")["happo + exact planner"]
+    assert planned["planner"]["backend"] == "exact" and planned["planner"]["mode"] == "net_requirements"
+    assert planned["episode_cost"] != plain["episode_cost"]
+    retimed = run("--planner", "wagner_whitin", "--set", "planner.mode=retime")["happo + wagner_whitin planner"]
+    assert retimed["planner"]["mode"] == "retime" and retimed["episode_cost"] != plain["episode_cost"]
+    free = run("--planner", "exact", "--set", "env.serial.fixed_order_cost=0")
+    assert free["happo + exact planner"]["episode_cost"] == run("--set", "env.serial.fixed_order_cost=0")["happo"]["episode_cost"]
 
 
 def test_bad_planner_name_is_one_line_and_exit_code_2(model_and_demand):
@@ -314,4 +381,4 @@ def test_bad_planner_name_is_one_line_and_exit_code_2(model_and_demand):
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: unknown planner back end 'simplex'; choose one of wagner_whitin, silver_meal, ga, dalsa"]
+    assert result.stderr.strip().splitlines() == ["error: unknown planner back end 'simplex'; choose one of exact, wagner_whitin, silver_meal, ga, dalsa"]

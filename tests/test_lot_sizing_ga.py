@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from lot_sizing import GAConfig, exact_lot_sizing, genetic_lot_sizing, plan_cost, wagner_whitin
-from lot_sizing.ga_lotsizing import _adaptive_rate, _Problem
+from lot_sizing import GAConfig, exact_lot_sizing, memetic_lot_sizing, plan_cost, wagner_whitin
+from lot_sizing.ga_lotsizing import _adaptive_rate
+from lot_sizing.setup_search import _Problem
 from scipy.optimize import linprog
 from utils.errors import UserError
 
@@ -13,19 +14,19 @@ SM_DEMAND = [10, 62, 12, 130, 154, 129, 88, 52, 124, 160, 238, 41]
 
 
 def test_ga_finds_the_known_optima():
-    assert genetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0).cost == pytest.approx(864.0)
-    assert genetic_lot_sizing(SM_DEMAND, 54, 0.4).cost == pytest.approx(501.2)
+    assert memetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0).cost == pytest.approx(864.0)
+    assert memetic_lot_sizing(SM_DEMAND, 54, 0.4).cost == pytest.approx(501.2)
 
 
 def test_ga_without_local_search_still_finds_the_ww_optimum():
-    plan = genetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0, config=GAConfig(local_search=False, patience=100))
+    plan = memetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0, config=GAConfig(local_search=False, patience=100))
     assert plan.cost == pytest.approx(864.0)
 
 
 def test_ga_may_order_before_the_first_demand_when_setups_are_cheaper_there():
     # Period 0 has no demand but a cheap setup; ordering there and holding beats ordering in 1.
     for capacity in (None, 20.0):
-        plan = genetic_lot_sizing([0, 10, 0], [1, 100, 100], 1.0, capacity=capacity)
+        plan = memetic_lot_sizing([0, 10, 0], [1, 100, 100], 1.0, capacity=capacity)
         np.testing.assert_allclose(plan.orders, [10, 0, 0])
         assert plan.cost == pytest.approx(11.0) == wagner_whitin([0, 10, 0], [1, 100, 100], 1.0).cost
 
@@ -35,7 +36,7 @@ def test_ga_matches_wagner_whitin_uncapacitated(seed):
     rng = np.random.default_rng(seed)
     T = 30
     d, s, h = rng.integers(0, 200, T).astype(float), rng.uniform(50, 500, T), rng.uniform(0.5, 2, T)
-    plan = genetic_lot_sizing(d, s, h, rng=np.random.default_rng(seed))
+    plan = memetic_lot_sizing(d, s, h, rng=np.random.default_rng(seed))
     assert plan.cost == pytest.approx(wagner_whitin(d, s, h).cost, rel=1e-9)
     assert plan.cost == pytest.approx(plan_cost(d, plan.orders, s, h))
 
@@ -46,7 +47,7 @@ def test_ga_capacitated_is_feasible_and_near_the_mip(seed):
     T = 16
     d, s, h = rng.integers(0, 200, T).astype(float), rng.uniform(50, 500, T), rng.uniform(0.5, 2, T)
     cap = float(max(1.6 * d.mean(), np.max(np.cumsum(d) / np.arange(1, T + 1)) + 1))
-    plan = genetic_lot_sizing(d, s, h, capacity=cap, rng=np.random.default_rng(seed))
+    plan = memetic_lot_sizing(d, s, h, capacity=cap, rng=np.random.default_rng(seed))
     exact = exact_lot_sizing(d, s, h, capacity=cap).cost
     assert np.all(plan.orders <= cap + 1e-9)
     assert plan_cost(d, plan.orders, s, h, capacity=cap) == pytest.approx(plan.cost)
@@ -59,7 +60,7 @@ def test_ga_with_backlogging_is_feasible_and_bounded_by_the_mip(capacity):
     T = 14
     d, s, h = rng.integers(0, 150, T).astype(float), rng.uniform(50, 500, T), rng.uniform(0.5, 2, T)
     b = rng.uniform(1, 4, T)
-    plan = genetic_lot_sizing(d, s, h, capacity=capacity, backlog_cost=b)
+    plan = memetic_lot_sizing(d, s, h, capacity=capacity, backlog_cost=b)
     exact = exact_lot_sizing(d, s, h, capacity=capacity, backlog_cost=b).cost
     assert plan_cost(d, plan.orders, s, h, b, capacity=capacity) == pytest.approx(plan.cost)
     assert plan.orders.sum() == pytest.approx(d.sum())
@@ -104,19 +105,19 @@ def test_decode_is_the_optimal_flow_for_its_setups(seed, backlogging):
 def test_same_seed_same_plan_bit_for_bit_and_history_never_rises():
     rng = np.random.default_rng(3)
     d = rng.integers(0, 100, 25).astype(float)
-    a = genetic_lot_sizing(d, 120, 1.0, capacity=90, rng=np.random.default_rng(11))
-    b = genetic_lot_sizing(d, 120, 1.0, capacity=90, rng=np.random.default_rng(11))
+    a = memetic_lot_sizing(d, 120, 1.0, capacity=90, rng=np.random.default_rng(11))
+    b = memetic_lot_sizing(d, 120, 1.0, capacity=90, rng=np.random.default_rng(11))
     np.testing.assert_array_equal(a.orders, b.orders)
     np.testing.assert_array_equal(a.best_cost_history, b.best_cost_history)
     assert a.cost == b.cost
     assert np.all(np.diff(a.best_cost_history) <= 0)
     # The config seed is used when no generator is passed.
-    c = genetic_lot_sizing(d, 120, 1.0, capacity=90, config=GAConfig(seed=11))
+    c = memetic_lot_sizing(d, 120, 1.0, capacity=90, config=GAConfig(seed=11))
     np.testing.assert_array_equal(a.orders, c.orders)
 
 
 def test_early_stop_on_stagnation():
-    plan = genetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0, config=GAConfig(patience=5, max_generations=500))
+    plan = memetic_lot_sizing(WW_DEMAND, WW_SETUP, 1.0, config=GAConfig(patience=5, max_generations=500))
     assert plan.generations < 500
     assert plan.best_cost_history.size == plan.generations + 1
 
@@ -130,12 +131,12 @@ def test_srinivas_patnaik_rates():
 
 def test_bad_input_raises_user_error():
     with pytest.raises(UserError, match="capacity"):
-        genetic_lot_sizing([50, 50], 10, 1, capacity=40)
+        memetic_lot_sizing([50, 50], 10, 1, capacity=40)
     with pytest.raises(UserError, match="negative"):
-        genetic_lot_sizing([5, -5], 10, 1)
+        memetic_lot_sizing([5, -5], 10, 1)
     with pytest.raises(UserError, match="periods"):
-        genetic_lot_sizing([5, 5, 5], [10, 10], 1)
+        memetic_lot_sizing([5, 5, 5], [10, 10], 1)
     with pytest.raises(UserError):
-        genetic_lot_sizing([5, 5], 10, 1, config=GAConfig(population_size=1))
+        memetic_lot_sizing([5, 5], 10, 1, config=GAConfig(population_size=1))
     with pytest.raises(UserError):
-        genetic_lot_sizing([5, 5], 10, 1, config=GAConfig(k1=1.5))
+        memetic_lot_sizing([5, 5], 10, 1, config=GAConfig(k1=1.5))

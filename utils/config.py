@@ -155,17 +155,18 @@ class PlannerConfig:
     """The rolling-horizon planner that re-times a policy's orders into economical lots (lot_sizing.hybrid_planner)."""
 
     enabled: bool = False  # wrap the env so every order the policy proposes goes through the planner
-    backend: Literal["wagner_whitin", "silver_meal", "ga", "dalsa"] = "wagner_whitin"  # lot-sizing back end (dalsa also splits a network node's order between suppliers)
+    mode: Literal["net_requirements", "retime"] = "net_requirements"  # net_requirements: lot-size the stage's forecast demand net of its position, the policy's order setting the safety stock (serial chain); retime: re-time the proposals as requirements (the earlier mode)
+    backend: Literal["exact", "wagner_whitin", "silver_meal", "ga", "dalsa"] = "exact"  # solver: net_requirements uses exact (DP over inventory levels) or ga; retime uses wagner_whitin, silver_meal, ga or dalsa (dalsa also splits a network node's order between suppliers)
     horizon: int = 8  # periods H planned ahead each period (networks: more than the longest lead time)
     fixed_order_cost: float = -1.0  # fixed cost per order the planner prices (the lot sizers' setup cost); -1 = the env's own (env.serial.fixed_order_cost; networks have none: give one)
     forecast: Literal["smoothed", "current"] = "smoothed"  # later periods need: an exponentially smoothed mean of the proposals, or the current proposal
-    smoothing: float = 0.3  # weight of the newest proposal in the smoothed mean (forecast: smoothed)
+    smoothing: float = 0.3  # weight of the newest value in a smoothed mean: of the demand a stage sees (net_requirements), of the proposals (retime, forecast: smoothed)
     netting: Literal["history", "state"] = "history"  # history: the planner nets its own surplus of orders over proposals; state: trust the proposals to net out earlier lots (a policy that reacts to its stock)
     ga_population_size: int = 20  # GA back end: individuals per generation
     ga_max_generations: int = 60  # GA back end: cap on generations per plan
     ga_patience: int = 10  # GA back end: stop after this many generations without a better plan
     ga_seed: int = 0  # GA back end: seed of every plan's run (a plan depends on its inputs only)
-    dalsa_phase2: Literal["zio", "exact"] = "zio"  # DALSA back end: lot sizing of each supplier stream (zio = fast DP, exact = MIP)
+    dalsa_phase2: Literal["zio", "exact"] = "zio"  # DALSA back end: lot sizing of each supplier stream (zio = fast DP over zero-inventory lots, exact = Florian-Klein within the capacity)
 
 
 @dataclass
