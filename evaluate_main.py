@@ -47,7 +47,7 @@ from utils.config import (
 )
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
-from utils.files import check_output_dir, check_output_file, write_text_atomic
+from utils.files import check_output_dir, check_output_file, write_json_atomic
 from utils.meta_config import META_ALGORITHMS
 from utils.metrics import Rollout, confidence_interval, summarize
 
@@ -172,22 +172,6 @@ def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
         fill = " / ".join("no demand" if np.isnan(v) else f"{v:.3f}" for v in r["fill_rate"])
         lines.append(f"| {name} | {ci} | {per_agent} | {r['paper_figure']:.2f} | {fluct} | {fill} |")
     return "\n".join(lines)
-
-
-def _json_ready(value: Any) -> Any:
-    """NaN (a ratio with a zero denominator) becomes null, so the file is strict JSON any tool can read."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON via a temporary name, then rename (a reader never sees half a file)."""
-    write_text_atomic(path, json.dumps(_json_ready(data), indent=1, allow_nan=False))
 
 
 def make_plots(out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None) -> None:
