@@ -48,6 +48,7 @@ from utils.config import (
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
 from utils.files import check_output_dir, check_output_file, write_json_atomic
+from utils.logger import Progress
 from utils.meta_config import META_ALGORITHMS
 from utils.metrics import Rollout, confidence_interval, summarize
 
@@ -276,9 +277,11 @@ def main() -> int:
         if planner is not None:
             rows[policy.name]["planner"] = dataclasses.asdict(planner)
     tuning = tuning_set(config, bcfg, eval_dir, demand, env.n_streams) if names else None
-    for n in names:
+    progress = Progress(len(names), "baselines", every_s=0.0)
+    for k, n in enumerate(names, start=1):
         label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed, tuning)
         rollouts[label], rows[label] = r, {**summarize(r), **info}
+        progress.update(k, f"{label}: {rows[label]['cost_mean']:,.1f} per episode")
     if args.baselines and not env.random_shipping_loss:  # the LP covers any supply graph, without random losses
         from agents.clairvoyant import clairvoyant_bounds
 

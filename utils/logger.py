@@ -40,11 +40,19 @@ class _ConsoleFilter(logging.Filter):
 _console_filter = _ConsoleFilter()
 
 
+class _Console(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the moment (a notebook or a test may replace it after import)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def get_logger() -> logging.Logger:
     """The library's logger, with its console handler (stdout) set up on first use."""
     logger = logging.getLogger(LOGGER_NAME)
     if not any(getattr(h, "_inventory_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _Console(sys.stdout)
         handler.setFormatter(logging.Formatter("%(message)s"))  # the console stays as plain as print
         handler.addFilter(_console_filter)
         handler._inventory_console = True  # type: ignore[attr-defined]
