@@ -93,8 +93,11 @@ def make_cells(points: list[tuple[str, ...]], seeds: list[int]) -> list[Cell]:
 
 
 def cell_config(base: ExperimentConfig, cell: Cell, sweep_dir: Path) -> ExperimentConfig:
-    """The config a cell runs: the point's overrides, its seed, its own output folder (absolute)."""
+    """The config a cell runs: the point's overrides, its seed, its own output folder (absolute) and the
+    tuning cache as an absolute path (a Ray worker runs in a copy of the project, whose cache would be lost)."""
     overrides = [*cell.overrides, f"seed={cell.seed}", f"out_dir={(sweep_dir / cell.folder).resolve()}"]
+    if base.baselines.cache_dir:
+        overrides.append(f"baselines.cache_dir={Path(base.baselines.cache_dir).resolve()}")
     return apply_overrides(base, overrides, f"sweep cell {cell.index} ({cell.point}, seed {cell.seed})")
 
 
