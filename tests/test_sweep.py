@@ -153,3 +153,16 @@ def test_a_folder_of_another_config_is_refused_and_index_runs_one_cell(sequentia
     results = run_sweep(run_experiment, base, cells, tmp / "one", only=2)
     assert sorted(results) == [2]
     assert json.loads((tmp / "one" / cells[2].folder / "result.json").read_text())["cell"]["index"] == 2
+
+
+def test_train_main_refuses_sweep_options_that_do_not_fit():
+    import train_main
+
+    with pytest.raises(UserError, match="belong to a sweep"):
+        train_main.main(["--config", str(SERIAL), "--workers", "2"])
+    with pytest.raises(UserError, match="drop --resume and --seed"):
+        train_main.main(["--config", str(SERIAL), "--seeds", "0-1", "--seed", "3"])
+    with pytest.raises(UserError, match="--seeds '2-1'"):
+        train_main.main(["--config", str(SERIAL), "--seeds", "2-1"])
+    with pytest.raises(UserError, match="meta-learning"):
+        train_main.main(["--config", str(SERIAL.parent / "meta_maml.yaml"), "--seeds", "0-1"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -167,10 +168,10 @@ def _ray(experiment: Experiment, jobs: list[tuple[Cell, ExperimentConfig]], work
     if started:
         root = Path(__file__).resolve().parents[1]
         # the project's code (and test_data) go to every worker; run folders and results stay out of the upload
-        runtime_env = {"working_dir": str(root), "excludes": [".git", "results", "**/__pycache__", "*.pt"],
+        runtime_env = {"working_dir": str(root), "excludes": [".git", "results", "**/__pycache__", "*.pt", ".*_cache"],
                        "env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
         kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
-        ray.init(runtime_env=runtime_env, log_to_driver=False, **kwargs)
+        ray.init(runtime_env=runtime_env, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
         refs = {remote.remote(experiment, config): cell for cell, config in jobs}
