@@ -6,7 +6,7 @@ import logging
 import numpy as np
 
 from agents.baselines import ParamSpace, coordinate_search
-from utils.logger import Progress, configure, format_duration, get_logger, log_file
+from utils.logger import Progress, configure, format_duration, get_logger, log_file, quiet_console
 
 
 class FakeClock:
@@ -50,6 +50,8 @@ def test_quiet_console_keeps_warnings_and_log_file_keeps_everything(tmp_path, ca
             logger.warning("a warning")
         logger.info("after the run")
         configure()
+        with quiet_console():  # what a sweep does around each cell it runs in this process
+            logger.info("inside a sequential sweep cell")
         logger.info("loud again")
         configure("warning")
         logger.info("hidden by the level")

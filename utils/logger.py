@@ -75,6 +75,17 @@ def configure(level: str = "info", quiet: bool = False) -> logging.Logger:
 
 
 @contextlib.contextmanager
+def quiet_console() -> Iterator[None]:
+    """Keep the console to warnings and errors while the block runs (log files still get every line)."""
+    before = _console_filter.threshold
+    _console_filter.threshold = max(before, logging.WARNING)
+    try:
+        yield
+    finally:
+        _console_filter.threshold = before
+
+
+@contextlib.contextmanager
 def log_file(folder: str | os.PathLike, name: str = "log.txt") -> Iterator[Path]:
     """Copy the library's messages into folder/name (appended, with time stamps) while the block runs."""
     path = Path(folder) / name

@@ -34,7 +34,7 @@ import yaml
 from utils.config import ExperimentConfig, apply_overrides, config_to_dict, read_yaml_file
 from utils.errors import UserError
 from utils.files import write_json_atomic
-from utils.logger import Progress, configure, info
+from utils.logger import Progress, info, quiet_console
 
 #: the experiment function a sweep runs: resolved config -> plain (picklable, JSON-ready) result dict
 Experiment = Callable[[ExperimentConfig], dict]
@@ -129,8 +129,8 @@ def finished(sweep_dir: Path, cell: Cell, config: ExperimentConfig) -> dict | No
 def run_cell(experiment: Experiment, config: ExperimentConfig) -> dict:
     """What every backend runs for one cell: the experiment with the console kept to warnings (the run's
     log.txt keeps every line; the sweep reports progress)."""
-    configure(quiet=True)
-    return experiment(config)
+    with quiet_console():
+        return experiment(config)
 
 
 def _init_worker() -> None:
