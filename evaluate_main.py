@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 import warnings
 from pathlib import Path
@@ -47,7 +46,8 @@ from utils.config import (
 )
 from utils.data_loader import read_demand_folder
 from utils.errors import UserError, run_cli
-from utils.files import check_output_dir, check_output_file, write_text_atomic
+from utils.files import check_output_dir, check_output_file, write_json_atomic
+from utils.logger import Progress
 from utils.meta_config import META_ALGORITHMS
 from utils.metrics import Rollout, confidence_interval, summarize
 
@@ -174,22 +174,6 @@ def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _json_ready(value: Any) -> Any:
-    """NaN (a ratio with a zero denominator) becomes null, so the file is strict JSON any tool can read."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON via a temporary name, then rename (a reader never sees half a file)."""
-    write_text_atomic(path, json.dumps(_json_ready(data), indent=1, allow_nan=False))
-
-
 def make_plots(out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None) -> None:
     from utils.plot_tools import plot_bullwhip, plot_cost_bars, plot_trajectories, plot_training_curves
 
@@ -292,9 +276,11 @@ def main() -> int:
         if planner is not None:
             rows[policy.name]["planner"] = dataclasses.asdict(planner)
     tuning = tuning_set(config, bcfg, eval_dir, demand, env.n_streams) if names else None
-    for n in names:
+    progress = Progress(len(names), "baselines", every_s=0.0)
+    for k, n in enumerate(names, start=1):
         label, r, info = run_baseline(n, config, bcfg, env, demand, config.seed, tuning)
         rollouts[label], rows[label] = r, {**summarize(r), **info}
+        progress.update(k, f"{label}: {rows[label]['cost_mean']:,.1f} per episode")
     if args.baselines and not env.random_shipping_loss:  # the LP covers any supply graph, without random losses
         from agents.clairvoyant import clairvoyant_bounds
 

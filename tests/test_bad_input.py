@@ -189,7 +189,9 @@ def test_7_model_with_non_finite_weights_is_refused(cli, tmp_path, tiny_run):
 
 def test_7_a_nan_validation_cost_never_becomes_the_best(tmp_path, monkeypatch):
     keep = write(tmp_path / "out" / "serial_policy.pt", b"a trained policy")
-    monkeypatch.setattr(train_main, "evaluate_policy", lambda *a, **k: {"mean_cost": float("nan")})
+    import agents.training  # the training loop train_main runs
+
+    monkeypatch.setattr(agents.training, "evaluate_policy", lambda *a, **k: {"mean_cost": float("nan")})
     lines: list[str] = []
     result = train_main.train(train_main.load_config(SERIAL, TINY + [f"out_dir={tmp_path / 'out'}"]), log=lines.append)
     assert np.isnan(result.best_eval_cost) and not (result.run_dir / "best.pt").exists()

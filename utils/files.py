@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
+
+import numpy as np
 
 from utils.errors import UserError
 
@@ -128,3 +131,22 @@ def folder_lock(folder: str | os.PathLike, what: str, wait: bool = False) -> Ite
         yield
     finally:
         handle.close()  # closing the descriptor releases the lock
+
+
+def json_ready(value: Any) -> Any:
+    """NaN (a ratio with a zero denominator) becomes null and numpy scalars plain numbers, so the file is
+    strict JSON any tool can read."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write strict JSON (``json_ready``) to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(json_ready(data), indent=1, allow_nan=False))

@@ -18,6 +18,7 @@ from envs import make_env
 from utils.config import BaselinesConfig, EnvConfig, ExperimentConfig
 from utils.data_loader import sample_demand
 from utils.files import write_text_atomic
+from utils.logger import Progress, info
 
 
 @dataclass
@@ -56,6 +57,7 @@ def coordinate_search(
     width: int = 3,
     n_random_starts: int = 31,
     rng: np.random.Generator | None = None,
+    on_sweep: Callable[[int, float, int], None] | None = None,
 ) -> tuple[np.ndarray, float, int]:
     """Minimise evaluate over the grid of ``space`` by coordinate search with shrinking steps.
 
@@ -65,7 +67,8 @@ def coordinate_search(
     +-1..width steps in one batched call, and keeps the best if it lowers the cost. A sweep visits every
     parameter; when a sweep improves nothing the steps halve, and the search ends when a sweep at step 1
     improves nothing. evaluate: (K, P) values -> (K,) costs. Returns best values (P,), best cost,
-    candidates simulated.
+    candidates simulated. on_sweep(sweeps done, best cost, candidates so far) is called after every sweep
+    (progress reports).
     """
     P = len(space.values)
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -80,7 +83,7 @@ def coordinate_search(
     # first steps cover about a quarter of each grid per side, so early sweeps cross the grid fast and the
     # halving steps then refine (why width 3: docs/design_notes.md)
     steps = np.array([max(1, len(v) // (4 * width)) for v in space.values])
-    for _ in range(max_sweeps):
+    for sweep in range(max_sweeps):
         improved = False
         for p in range(P):
             offsets = steps[p] * np.concatenate([np.arange(-width, 0), np.arange(1, width + 1)])
@@ -95,6 +98,8 @@ def coordinate_search(
             k = int(np.argmin(costs))
             if costs[k] < best - 1e-9:
                 best, x, improved = float(costs[k]), X[k], True
+        if on_sweep is not None:
+            on_sweep(sweep + 1, best, n_evals)
         if not improved:
             if steps.max() == 1:
                 break
@@ -104,13 +109,15 @@ def coordinate_search(
 
 def tune(
     name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int = 40, seed: int = 0,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None, log: Callable[[str], None] = info,
 ) -> TuneResult:
     """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched).
 
     cache_dir: a folder of earlier results; the search is deterministic, so a result found there for the same
     policy, env config, demand paths, search settings and simulation code is returned instead of searching
     again (a network search takes minutes, and every evaluation and residual training starts with one).
+    log: where progress goes (at most every 10 s, with the time left if all ``max_sweeps`` sweeps ran;
+    the search usually stops earlier).
     """
     if cache_dir:
         path = Path(cache_dir) / f"{name}-{_tuning_key(name, env_config, demand, max_sweeps, seed)}.json"
@@ -120,7 +127,7 @@ def tune(
                 return TuneResult(**dict(stored, params=np.array(stored["params"], dtype=np.float64), cached=True))
             except (ValueError, TypeError, KeyError):
                 pass  # a damaged entry is searched again and rewritten
-        result = tune(name, env_config, demand, max_sweeps, seed)
+        result = tune(name, env_config, demand, max_sweeps, seed, log=log)
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = dict(dataclasses.asdict(result), params=result.params.tolist())
         del stored["cached"]
@@ -133,7 +140,9 @@ def tune(
     if not space.values:
         cost = float(evaluate(np.zeros((1, 0)))[0])
         return TuneResult(name, np.zeros(0), [], cost, 1, time.perf_counter() - start)
-    params, cost, n = coordinate_search(evaluate, space, max_sweeps, rng=np.random.default_rng(seed))
+    progress = Progress(max_sweeps, f"tuning {name}: sweep", log, every_s=10.0)
+    report = lambda k, best, n: progress.update(k, f"(at most) best cost {best:,.1f}, {n} candidates")  # noqa: E731
+    params, cost, n = coordinate_search(evaluate, space, max_sweeps, rng=np.random.default_rng(seed), on_sweep=report)
     return TuneResult(name, POLICIES[name].canonical(params), space.names, cost, n, time.perf_counter() - start)
 
 

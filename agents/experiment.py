@@ -1,0 +1,129 @@
+"""One experiment as a pure function: ``run_experiment(config) -> results`` (train, then evaluate).
+
+It trains (``agents.training.train``), then runs the run's best policy (selected on the validation set)
+once more on the validation demand and on the config's test files, and returns every metric of
+``utils.metrics.summarize`` for both, with the learning curve and the provenance, as plain data (JSON
+ready, picklable). It reads no global state and imports no execution engine, so the same call runs in a
+notebook, in ``train_main.py``, in a process pool or as a Ray task (``utils.sweep``), and two calls with
+the same config return the same numbers wherever they run.
+
+The test evaluation is the one ``evaluate_main.py --model_path RUN/best.pt`` prints: every file of
+``demand.test_dir`` one episode, first ``env.episode_length`` periods, env seeded with ``config.seed``.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from agents.happo_agent import load_policy
+from agents.planner_wrapper import OrderPlanner, PlannedPolicy
+from agents.residual_action import ResidualPolicy, RuleCorrection
+from agents.rollout import LearnedPolicy, rollout
+from agents.training import train
+from envs import make_env
+from utils.config import ExperimentConfig, config_to_dict
+from utils.data_loader import read_demand_folder, validation_demand
+from utils.errors import UserError
+from utils.logger import info, log_file
+from utils.metrics import summarize
+from utils.files import write_json_atomic
+from utils.provenance import provenance, write_provenance
+
+#: metrics.csv columns kept in the results as the learning curve
+CURVE_COLUMNS = ("iteration", "env_steps", "wall_time", "train_cost", "eval_cost", "best_eval_cost")
+
+
+def trained_policy(policy: Any, trained: ExperimentConfig, env: Any) -> Any:
+    """A trained policy on the plain env (baseline interface), with the rule or planner it was trained with.
+
+    policy: ``agents.happo_agent.HAPPOPolicy``; trained: the config it was trained with; env: the env it acts on.
+    A correction policy acts through its rule (``ResidualPolicy``), a planner-trained one through its planner
+    (``PlannedPolicy``), so orders, costs and every metric are those of the orders placed."""
+    learned = LearnedPolicy(policy, trained.train.algorithm)
+    if trained.residual.enabled:
+        if not trained.residual.params:
+            raise UserError("the model has a residual action but no rule parameters; train it with train_main.py")
+        return ResidualPolicy(learned, RuleCorrection(trained.residual, env))
+    if trained.planner.enabled:
+        return PlannedPolicy(learned, OrderPlanner(trained.planner, env))
+    return learned
+
+
+def test_demand(config: ExperimentConfig, n_streams: int) -> tuple[np.ndarray, list[str]]:
+    """The config's test files, cut to one episode each: (n_files, T, S) and the file names."""
+    folder = read_demand_folder(config.demand.test_dir)
+    if folder.n_streams != n_streams:
+        raise UserError(f"demand.test_dir '{config.demand.test_dir}' has {folder.n_streams} customer stream(s) but the env "
+                        f"needs {n_streams}; pick the test set of this env")
+    if folder.demand.shape[1] < config.env.episode_length:
+        raise UserError(f"demand files in '{config.demand.test_dir}' have {folder.demand.shape[1]} periods but an episode "
+                        f"has {config.env.episode_length}")
+    return folder.demand[:, : config.env.episode_length], folder.names
+
+
+def evaluate_checkpoint(path: str | os.PathLike, demand: np.ndarray, seed: int) -> dict:
+    """Every metric (``utils.metrics.summarize``) of the policy in `path` on demand (B, T, S), env seeded with seed."""
+    policy, trained = load_policy(path)
+    env = make_env(trained.env, n_envs=demand.shape[0])
+    return summarize(rollout(trained_policy(policy, trained, env), env, demand, seed=seed))
+
+
+def learning_curve(metrics_csv: Path) -> dict[str, list[float]]:
+    """The learning-curve columns of a run's metrics.csv (empty cells: None)."""
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) if r.get(k) not in ("", None) else None for r in rows] for k in CURVE_COLUMNS}
+
+
+def run_experiment(
+    config: ExperimentConfig, run_dir: str | os.PathLike | None = None, resume: bool = False,
+    log: Callable[[str], None] = info, changes: dict[str, list] | None = None,
+) -> dict[str, Any]:
+    """Train on `config`, then evaluate the best policy on the validation set and on the test files.
+
+    run_dir: the run folder (None: a new ``<out_dir>/<name>_<timestamp>``); resume: continue the run in run_dir;
+    changes: what a resume changed (``agents.training.train``).
+    Returns plain data: ``config`` (resolved, as trained), ``run_dir``, ``train`` (best/first/last
+    validation cost, iterations, env steps, wall time), ``validation`` and ``test`` (``summarize`` of the
+    best policy: cost_mean, cost_ci95, per-agent costs, paper figure, fluctuation, bullwhip, fill rate,
+    service level, stock, per-episode costs), ``test_files``, ``curve`` (learning curve) and ``provenance``.
+    The run folder also gets ``log.txt``, ``provenance.yaml`` and this dict as ``result.json``.
+    """
+    record = provenance()
+    trained = train(config, run_dir=Path(run_dir) if run_dir is not None else None, resume=resume, log=log, changes=changes)
+    run_dir = trained.run_dir
+    write_provenance(run_dir, record)
+    with log_file(run_dir):
+        # the config as trained (a residual rule tuned at the start is filled in); best.pt carries it
+        best = run_dir / "best.pt"
+        if not best.is_file():  # train() keeps no policy whose validation cost was never finite
+            raise UserError(f"run {run_dir} never had a finite validation cost, so it has no best.pt to evaluate; "
+                            "check the config's costs and step sizes")
+        _, resolved = load_policy(best)
+        n_streams = make_env(resolved.env, n_envs=1).n_streams
+        val = validation_demand(resolved.demand, resolved.env.episode_length, n_streams)  # (n_val, T, S)
+        validation = evaluate_checkpoint(best, val, seed=resolved.demand.validation_seed)
+        test, names = test_demand(resolved, n_streams)
+        tested = evaluate_checkpoint(best, test, seed=resolved.seed)
+        log(f"{resolved.name} seed {resolved.seed}: best validation cost {validation['cost_mean']:,.1f}, "
+            f"test cost {tested['cost_mean']:,.1f} ± {tested['cost_ci95']:,.1f} ({len(names)} files of {resolved.demand.test_dir})")
+    curve = learning_curve(run_dir / "metrics.csv")
+    result = {
+        "config": config_to_dict(resolved),
+        "run_dir": str(run_dir),
+        "train": {"best_eval_cost": trained.best_eval_cost, "first_eval_cost": trained.first_eval_cost,
+                  "last_eval_cost": trained.last_eval_cost, "iterations": trained.trainer.iteration,
+                  "env_steps": trained.trainer.env_steps, "wall_time": curve["wall_time"][-1]},
+        "validation": validation,
+        "test": tested,
+        "test_dir": resolved.demand.test_dir,
+        "test_files": names,
+        "curve": curve,
+        "provenance": record,
+    }
+    write_json_atomic(run_dir / "result.json", result)
+    return result
