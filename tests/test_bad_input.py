@@ -165,6 +165,8 @@ demand: {max_demand: 4}
 def test_6_negative_costs(cli, tmp_path):
     for override in ("env.serial.holding_cost=-1", "env.serial.backlog_cost=[1,-1,1]", "env.serial.unit_order_cost=-0.5"):
         cli(train_main, "--config", SERIAL, "--set", override, needles=("must be >= 0",))
+    # a finite but huge cost would overflow an episode's cost to inf (and NaN rewards)
+    cli(train_main, "--config", SERIAL, "--set", "env.serial.holding_cost=1e308", needles=("holding_cost[0]", "at most"))
     network = write(tmp_path / "in" / "net.yaml", CUSTOM_NETWORK)
     cli(train_main, "--config", str(network), "--set", "env.network.nodes=[{name: r, shortage_cost: -2.0, customer_stream: 0}]",
         needles=("env.network.nodes[0].shortage_cost", ">= 0"))

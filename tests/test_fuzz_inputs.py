@@ -20,6 +20,7 @@ from envs import make_env
 from envs.replay import read_order_plan
 from utils.config import config_from_dict, config_to_dict, load_config
 from utils.data_loader import MAX_UNITS, WHOLE_NUMBER, read_demand_folder
+from utils.validation import MAX_UNIT_COST
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def use_config(data: dict, rng: np.random.Generator) -> None:
     config = config_from_dict(data, "fuzz")
     # accepted values obey the bounds the validation promises
     s = config.env.serial
-    assert all(np.isfinite(v) and v >= 0 for v in s.holding_cost + s.backlog_cost + s.unit_order_cost)
+    assert all(0 <= v <= MAX_UNIT_COST for v in s.holding_cost + s.backlog_cost + s.unit_order_cost + [s.fixed_order_cost])
     assert config.seed >= 0 and "/" not in config.name
     env = make_env(config.env, n_envs=2, demand_config=config.demand, seed=config.seed)
     env.reset(demand=rng.integers(0, 5, size=(2, config.env.episode_length, env.n_streams)))

@@ -23,6 +23,9 @@ from utils.errors import UserError
 
 #: largest seed: torch.Generator.manual_seed and numpy's SeedSequence both take any value below it
 MAX_SEED = 2**63 - 1
+#: largest cost or price per unit (or per order): an episode's cost sums units (up to 10**12 per demand value)
+#: times costs over its periods, and this keeps that sum, and the rewards built from it, far from float64's range
+MAX_UNIT_COST = 1e9
 #: a run name becomes a folder name under out_dir: letters, digits, '.', '_' and '-', not starting with '.'
 RUN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
@@ -91,6 +94,11 @@ def _seeds(obj: Any, prefix: str = "") -> list[tuple[str, int]]:
     return out
 
 
+def _check_cost_scale(value: float, key: str, source: str) -> None:
+    if value > MAX_UNIT_COST:
+        raise UserError(f"{source}: '{key}' is {value:g}; costs and prices must be at most {MAX_UNIT_COST:g} (rescale the units)")
+
+
 def check_limits(config: Any, source: str) -> None:
     """Bounds on an ExperimentConfig beyond the range checks of ``utils.config.validate``."""
     env, s = config.env, config.env.serial
@@ -98,10 +106,13 @@ def check_limits(config: Any, source: str) -> None:
         for i, v in enumerate(getattr(s, key)):
             if v < 0:
                 raise UserError(f"{source}: 'env.serial.{key}[{i}]' is {v}; costs and prices must be >= 0")
+            _check_cost_scale(v, f"env.serial.{key}[{i}]", source)
+    _check_cost_scale(s.fixed_order_cost, "env.serial.fixed_order_cost", source)
     for i, node in enumerate(env.network.nodes):
         for key in ("holding_cost", "shortage_cost"):
             if getattr(node, key) < 0:
                 raise UserError(f"{source}: 'env.network.nodes[{i}].{key}' is {getattr(node, key)}; costs must be >= 0")
+            _check_cost_scale(getattr(node, key), f"env.network.nodes[{i}].{key}", source)
         if node.initial_on_hand < 0 or node.initial_pipeline < 0:
             raise UserError(f"{source}: 'env.network.nodes[{i}]' initial stock must be >= 0")
         if node.customer_stream < -1:
@@ -109,6 +120,7 @@ def check_limits(config: Any, source: str) -> None:
     for i, edge in enumerate(env.network.edges):
         if edge.shipping_cost < 0:
             raise UserError(f"{source}: 'env.network.edges[{i}].shipping_cost' is {edge.shipping_cost}; costs must be >= 0")
+        _check_cost_scale(edge.shipping_cost, f"env.network.edges[{i}].shipping_cost", source)
         if edge.lead_time < 1:
             raise UserError(f"{source}: 'env.network.edges[{i}].lead_time' is {edge.lead_time}; it must be at least 1")
     if env.network.max_order_per_supplier < 1:
