@@ -87,3 +87,16 @@ def test_invalid_yaml_is_one_line(tmp_path: Path):
     with pytest.raises(UserError, match="bad.yaml: not valid YAML at line") as err:
         load_config(path)
     assert "\n" not in str(err.value)
+
+
+def test_a_config_stored_before_a_key_rename_still_loads_but_a_users_yaml_is_told_the_new_name():
+    from utils.config import config_to_dict
+    from utils.validation import upgrade_stored_config
+
+    stored = config_to_dict(apply_overrides(ExperimentConfig(), ["planner.fixed_order_cost=7.5"]))
+    stored["planner"]["setup_cost"] = stored["planner"].pop("fixed_order_cost")  # as model files of older versions hold it
+    upgraded = upgrade_stored_config(stored)
+    assert config_from_dict(upgraded, "old model").planner.fixed_order_cost == 7.5
+    assert "setup_cost" in stored["planner"]  # the caller's data is not changed
+    with pytest.raises(UserError, match="unknown key 'planner.setup_cost'.*fixed_order_cost"):
+        config_from_dict(stored, "user.yaml")
