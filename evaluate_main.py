@@ -305,5 +305,10 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point (``inventory-evaluate`` after ``pip install -e .``)."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -107,5 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point (``inventory-train`` after ``pip install -e .``)."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

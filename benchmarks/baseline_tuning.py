@@ -10,15 +10,11 @@ which the project promises stays under 60 s on a 2-core laptop CPU.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agents.baselines import policy_names, tune, tuning_demand  # noqa: E402
-from envs import make_env  # noqa: E402
-from utils.config import BaselinesConfig, load_config  # noqa: E402
+from agents.baselines import policy_names, tune, tuning_demand
+from envs import make_env
+from utils.config import BaselinesConfig, load_config
 
 DEFAULT_CONFIGS = ["configs/train_serial.yaml", "configs/train_serial_stationary.yaml", "configs/train_network.yaml"]
 

@@ -9,16 +9,12 @@ ratio to the single serial env measured in the same run.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from envs import make_env  # noqa: E402
-from utils.config import DemandConfig, EnvConfig  # noqa: E402
+from envs import make_env
+from utils.config import DemandConfig, EnvConfig
 
 
 def steps_per_second(kind: str, n_envs: int, seconds: float) -> float:

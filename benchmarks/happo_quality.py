@@ -22,12 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from agents.happo_agent import n_iterations
+from utils.config import load_config
+from utils.errors import run_cli
 
-from agents.happo_agent import n_iterations  # noqa: E402
-from utils.config import load_config  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BOUND = "clairvoyant bound (LP)"
 

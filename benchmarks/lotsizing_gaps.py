@@ -27,13 +27,10 @@ import itertools
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lot_sizing import (  # noqa: E402
+from lot_sizing import (
     GAConfig,
     Supplier,
     backlogging_wagner_whitin,
@@ -54,7 +51,7 @@ from lot_sizing import (  # noqa: E402
     single_supplier_plan,
     wagner_whitin,
 )
-from utils.errors import UserError, run_cli  # noqa: E402
+from utils.errors import UserError, run_cli
 
 OPTIMAL_TOL = 1e-7  # relative gap under which a plan counts as optimal
 

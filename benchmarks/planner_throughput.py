@@ -15,17 +15,14 @@ beside it (random proposals repeat less than a trained policy's).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agents.planner_wrapper import OrderPlanner, PlannerEnv  # noqa: E402
-from envs import make_env  # noqa: E402
-from utils.config import PlannerConfig, load_config  # noqa: E402
+from agents.planner_wrapper import OrderPlanner, PlannerEnv
+from envs import make_env
+from utils.config import PlannerConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -136,6 +136,8 @@ def run_child(code_root: Path, config: str, args: argparse.Namespace, *extra: st
         cmd += ["--set", item]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # torch itself uses train.torch_threads
+    # the child imports the packages of `code_root` (ahead of the installed ones), so each checkout runs its own code
+    env["PYTHONPATH"] = os.pathsep.join([str(code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     out = subprocess.run(cmd, cwd=code_root, env=env, capture_output=True, text=True)
     match = FIGURES.search(out.stdout)
     if out.returncode != 0 or match is None:
@@ -235,8 +237,8 @@ def main() -> None:
     elif args.train_main:
         compare_with_train_main(args)
     else:
-        # a measurement, of this checkout's code or of the checkout a comparison names: imports resolve there
-        sys.path.insert(0, str(Path(args.code_root).resolve() if args.code_root else ROOT))
+        # a measurement, of the installed code or (a comparison's child process) of the checkout whose folder
+        # run_child put first on PYTHONPATH
         from utils.errors import run_cli
 
         run_cli(lambda: measure_train_main(args) if args.run_train_main else measure_trainer(args))

@@ -10,20 +10,15 @@ n_streams)`` written with ``write_demand_folder``; nothing else touches the numb
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere: make `utils` importable
-    sys.path.insert(0, str(ROOT))
-
-from utils.config import DemandConfig, config_from_dict  # noqa: E402
-from utils.data_loader import read_demand_folder, sample_demand, write_demand_folder  # noqa: E402
-from utils.errors import UserError, run_cli  # noqa: E402
+from utils.config import DemandConfig, config_from_dict
+from utils.data_loader import read_demand_folder, sample_demand, write_demand_folder
+from utils.errors import UserError, run_cli
 
 #: The description of the project's test sets, next to this script.
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.yaml"

@@ -1,7 +1,0 @@
-"""Test setup: make the project root importable whatever directory pytest is started from."""
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
