@@ -174,28 +174,33 @@ def format_table(rows: dict[str, dict], agent_names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def make_plots(out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None) -> None:
-    from utils.plot_tools import plot_bullwhip, plot_cost_bars, plot_trajectories, plot_training_curves
+def make_plots(
+    out: Path, rollouts: dict[str, Rollout], rows: dict[str, dict], agent_names: list[str], model_path: str | None,
+    config_label: str, eval_dir: str, file_names: list[str],
+) -> None:
+    """PNG figures of the evaluation in `out`; titles name the policy, `config_label` and the evaluated folder."""
+    from utils.plot_tools import plot_bullwhip, plot_cost_bars, plot_training_curves, plot_trajectories, save_figure
 
+    data = f"{eval_dir} ({len(file_names)} files)"
     for name, r in rollouts.items():
         slug = name.split(" ")[0]
-        plot_trajectories(
-            r.on_hand[0], r.unmet[0], r.orders[0], r.customer_demand[0], agent_names,
-            out / f"trajectory_{slug}.png", f"{name}: first evaluation episode",
-        )
+        fig = plot_trajectories(r.on_hand[0], r.unmet[0], r.orders[0], r.customer_demand[0], agent_names,
+                                policy=name, config=config_label, data=f"{eval_dir}, file {file_names[0]}")
+        save_figure(fig, out / f"trajectory_{slug}.png")
     first = next(iter(rollouts.values()))
     demand_var = float(first.customer_demand.sum(axis=2).var(axis=1).mean())
-    plot_bullwhip(
-        {n: r.orders.var(axis=1).mean(axis=0) for n, r in rollouts.items()}, demand_var, agent_names,
-        out / "bullwhip.png", "Order variance by agent (mean over episodes)",
-    )
+    fig = plot_bullwhip({n: r.orders.var(axis=1).mean(axis=0) for n, r in rollouts.items()}, demand_var, agent_names,
+                        config=config_label, data=data)
+    save_figure(fig, out / "bullwhip.png")
     names = [n for n in rows if n != BOUND]
-    plot_cost_bars(
-        names, np.array([rows[n]["cost_mean"] for n in names]), np.array([rows[n]["cost_ci95"] for n in names]),
-        out / "cost_bars.png", "Cost per episode on the evaluation files", rows[BOUND]["cost_mean"] if BOUND in rows else None,
-    )
-    if model_path and (Path(model_path).parent / "metrics.csv").is_file():
-        plot_training_curves(Path(model_path).parent / "metrics.csv", out / "training_curves.png", "Training run")
+    fig = plot_cost_bars(names, np.array([rows[n]["cost_mean"] for n in names]), np.array([rows[n]["cost_ci95"] for n in names]),
+                         config=config_label, data=data, bound=rows[BOUND]["cost_mean"] if BOUND in rows else None)
+    save_figure(fig, out / "cost_bars.png")
+    metrics = Path(model_path).parent / "metrics.csv" if model_path else None
+    if metrics is not None and metrics.is_file():
+        fig = plot_training_curves(metrics, policy=Path(model_path).name, config=config_label,
+                                   data=f"validation set of the run in {metrics.parent}")
+        save_figure(fig, out / "training_curves.png")
 
 
 def main() -> int:
@@ -301,7 +306,7 @@ def main() -> int:
             "agent_names": env.agent_names, "baseline_settings": vars(bcfg), "policies": rows,
         })
     if args.plots:
-        make_plots(Path(args.plots), rollouts, rows, env.agent_names, args.model_path)
+        make_plots(Path(args.plots), rollouts, rows, env.agent_names, args.model_path, args.config, str(eval_dir), demand_set.names)
     return 0
 
 

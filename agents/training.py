@@ -37,7 +37,7 @@ from utils.data_loader import validation_demand
 from utils.errors import UserError
 from utils.files import atomic_write, check_output_dir, folder_lock, remove_stale_temporaries, write_text_atomic
 from utils.logger import Progress, format_duration, info, log_file
-from utils.plot_tools import plot_training_curves
+from utils.plot_tools import plot_training_curves, save_figure
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
 METRIC_COLUMNS = [
@@ -250,7 +250,10 @@ def train(
             log(f"interrupted at iteration {trainer.iteration}; continue with: python train_main.py --resume {run_dir}")
             raise
         write_metrics(run_dir / "metrics.csv", rows)  # also when there was nothing left to train
-        plot_training_curves(run_dir / "metrics.csv", run_dir / "plots" / "training_curve.png", f"{config.name}: {cfg.algorithm}")
+        validation = f"validation: {config.demand.validation_episodes} {config.demand.kind} paths, seed {config.demand.validation_seed}"
+        fig = plot_training_curves(run_dir / "metrics.csv", policy=f"{config.name} ({cfg.algorithm})", config=str(run_dir / "config.yaml"),
+                                   data=validation)
+        save_figure(fig, run_dir / "plots" / "training_curve.png")
         publish_policy(run_dir, policy_copy, log)
     return TrainResult(run_dir, best_cost, last_cost, first_cost, trainer)
 

@@ -1,11 +1,16 @@
-"""PNG figures a reader understands without the code: every plot has a title, axis labels with units and a legend.
+"""Figures a reader understands without the code: every plot has a title naming the policy, the config and
+the data, axis labels with units and a legend.
 
 * ``plot_trajectories``: on-hand, backlog and orders of every agent over one episode, against demand
-* ``plot_bullwhip``: variance of orders by stage next to the variance of customer demand, per policy
+* ``plot_bullwhip``: variance of each agent's orders divided by the variance of customer demand, per policy
 * ``plot_cost_bars``: mean cost per episode of the policies compared (95% intervals, lower bound line)
 * ``plot_training_curves``: training and validation cost per episode from a run's metrics.csv
 
-Matplotlib runs with the non-interactive Agg backend, so plotting works on a machine without a display.
+Each function returns a ``matplotlib.figure.Figure`` and draws nothing on screen: a notebook shows the
+returned figure inline, a script saves it with ``save_figure`` (or ``fig.savefig``). Figures are built
+without pyplot, so importing this module leaves the matplotlib backend alone, a returned figure is shown
+once (pyplot would show it a second time at the end of a notebook cell), and nothing stays in pyplot's
+list of open figures.
 """
 from __future__ import annotations
 
@@ -13,24 +18,23 @@ import csv
 import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from utils.errors import UserError  # noqa: E402
-from utils.files import atomic_write  # noqa: E402
+from utils.errors import UserError
+from utils.files import atomic_write
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
-    """Write a figure via a temporary name, then rename (a reader never sees half a PNG)."""
+def plot_title(subject: str, config: str, data: str) -> str:
+    """Two-line title: what is shown (and for which policy), then the config and the data it comes from."""
+    return f"{subject}\nconfig: {config}  |  data: {data}"
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Write a figure as PNG via a temporary name, then rename (a reader never sees half a file)."""
     path = Path(path)
-    try:
-        with atomic_write(path, binary=True) as f:
-            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    with atomic_write(path, binary=True) as f:
+        fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -40,16 +44,21 @@ def plot_trajectories(
     orders: np.ndarray,
     customer_demand: np.ndarray,
     agent_names: list[str],
-    path: str | os.PathLike,
-    title: str,
-) -> Path:
+    *,
+    policy: str,
+    config: str,
+    data: str,
+) -> Figure:
     """One panel per agent: its on-hand, backlog (owed or lost) and orders over one episode, with the demand.
 
     on_hand, backlog, orders (T, N); customer_demand (T,) or (T, S) (streams summed).
+    policy, config, data: named in the title (e.g. "pout_echelon", "configs/train_serial.yaml",
+    "test_data/test_demand_merton, file demand_0.txt").
     """
     d = customer_demand.sum(axis=1) if customer_demand.ndim == 2 else customer_demand
     T, N = orders.shape
-    fig, axes = plt.subplots(N, 1, figsize=(9, 2.2 * N + 0.6), sharex=True, squeeze=False)
+    fig = Figure(figsize=(9, 2.2 * N + 1.0))
+    axes = fig.subplots(N, 1, sharex=True, squeeze=False)
     t = np.arange(T)
     for i, ax in enumerate(axes[:, 0]):
         ax.plot(t, on_hand[:, i], label="on-hand", color="tab:green")
@@ -60,45 +69,79 @@ def plot_trajectories(
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", ncol=4, fontsize=8)
     axes[-1, 0].set_xlabel("period")
-    fig.suptitle(title)
-    return _save(fig, path)
+    fig.suptitle(plot_title(f"{policy}: stock, backlog and orders over one episode", config, data), fontsize=10)
+    return fig
 
 
-def plot_bullwhip(variances: dict[str, np.ndarray], demand_variance: float, agent_names: list[str], path: str | os.PathLike, title: str) -> Path:
-    """Variance of orders per agent (retailer first), one line per policy, against customer demand's variance.
+def bullwhip_ratios(order_variance: np.ndarray, demand_variance: float) -> np.ndarray:
+    """Variance of each agent's orders over the variance of customer demand (1 = no amplification).
 
-    variances: policy name -> (N,) mean per-episode variance of the agent's orders (units^2).
+    order_variance (N,) units^2 -> (N,); nan where the demand does not vary."""
+    if demand_variance <= 0:
+        return np.full(np.shape(order_variance), np.nan)
+    return np.asarray(order_variance, dtype=float) / demand_variance
+
+
+def plot_bullwhip(
+    order_variances: dict[str, np.ndarray], demand_variance: float, agent_names: list[str], *, config: str, data: str
+) -> Figure:
+    """Bullwhip ratio Var(orders of agent) / Var(customer demand) per agent (retailer first), one bar per policy.
+
+    order_variances: policy name -> (N,) mean per-episode variance of the agent's orders (units^2);
+    demand_variance: mean per-episode variance of customer demand (streams summed).
+    The axis is linear from 0 with a line at 1 and every bar labelled with its ratio, so a ratio of
+    1.03 looks like 1.03; only when the ratios span more than a factor 50 does the axis turn logarithmic
+    (with plain-number tick labels).
     """
-    fig, ax = plt.subplots(figsize=(7, 4))
-    x = np.arange(len(agent_names))
-    for name, v in variances.items():
-        ax.plot(x, v, marker="o", label=name)
-    ax.axhline(demand_variance, color="black", linestyle=":", label="customer demand")
+    ratios = {name: bullwhip_ratios(v, demand_variance) for name, v in order_variances.items()}
+    n_agents, n_policies = len(agent_names), max(len(ratios), 1)
+    fig = Figure(figsize=(max(7.0, 1.6 * n_agents * (0.6 + 0.25 * n_policies)), 4.4))
+    ax = fig.subplots()
+    width = 0.8 / n_policies
+    x = np.arange(n_agents)
+    for k, (name, r) in enumerate(ratios.items()):
+        bars = ax.bar(x + (k - (n_policies - 1) / 2) * width, np.nan_to_num(r), width, label=name)
+        ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.2f}" for v in r], fontsize=7, padding=2)
+    ax.axhline(1.0, color="black", linestyle=":", label="ratio 1 (orders vary as much as demand)")
+    positive = np.concatenate([r[np.isfinite(r) & (r > 0)] for r in ratios.values()] or [np.ones(1)])
+    if positive.size and positive.max() / positive.min() > 50:
+        from matplotlib.ticker import LogLocator, ScalarFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        formatter = ScalarFormatter()
+        formatter.set_scientific(False)
+        ax.yaxis.set_major_formatter(formatter)
+    else:
+        ax.set_ylim(0, 1.18 * max(1.0, float(positive.max()) if positive.size else 1.0))
     ax.set_xticks(x, agent_names)
     ax.set_xlabel("agent (downstream to upstream)")
-    ax.set_ylabel("variance of orders (units$^2$)")
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.set_ylabel("Var(orders) / Var(customer demand)")
+    ax.set_title(plot_title("Bullwhip ratio by agent (mean variance over episodes)", config, data), fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def plot_cost_bars(
-    names: list[str], means: np.ndarray, half_widths: np.ndarray, path: str | os.PathLike, title: str, bound: float | None = None
-) -> Path:
-    """Mean chain cost per episode of each policy with its 95% interval; the clairvoyant bound as a line."""
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 4))
+    names: list[str], means: np.ndarray, half_widths: np.ndarray, *, config: str, data: str, bound: float | None = None
+) -> Figure:
+    """Mean chain cost per episode of each policy with its 95% interval; the clairvoyant bound as a line.
+
+    names (P,), means (P,), half_widths (P,): one bar per policy, labelled with its mean."""
+    fig = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.4))
+    ax = fig.subplots()
     x = np.arange(len(names))
-    ax.bar(x, means, yerr=half_widths, capsize=4, color="tab:blue", alpha=0.8, label="mean cost (95% CI over files)")
+    bars = ax.bar(x, means, yerr=half_widths, capsize=4, color="tab:blue", alpha=0.8, label="mean cost (95% CI over files)")
+    ax.bar_label(bars, labels=[f"{m:,.0f}" for m in means], fontsize=8, label_type="center", color="white")  # clear of the error bars
     if bound is not None:
-        ax.axhline(bound, color="tab:red", linestyle="--", label="clairvoyant lower bound")
+        ax.axhline(bound, color="tab:red", linestyle="--", label=f"clairvoyant lower bound ({bound:,.0f})")
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_ylabel("cost per episode (cost units)")
-    ax.set_title(title)
+    ax.set_title(plot_title("Cost per episode by policy", config, data), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def read_metrics_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -113,19 +156,22 @@ def read_metrics_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
 
 
-def plot_training_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: str) -> Path:
-    """Training-rollout and validation cost per episode against environment steps, from metrics.csv."""
+def plot_training_curves(metrics_csv: str | os.PathLike, *, policy: str, config: str, data: str) -> Figure:
+    """Training-rollout and validation cost per episode against environment steps, from metrics.csv.
+
+    data: what the validation cost is measured on (e.g. "validation: 20 merton paths, seed 10000")."""
     m = read_metrics_csv(metrics_csv)
     for key in ("env_steps", "train_cost", "eval_cost"):
         if key not in m:
             raise UserError(f"metrics file '{metrics_csv}' has no '{key}' column; is it a train_main.py metrics.csv?")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4.4))
+    ax = fig.subplots()
     ax.plot(m["env_steps"], m["train_cost"], label="training rollouts (sampled actions)", alpha=0.7)
     ok = ~np.isnan(m["eval_cost"])
     ax.plot(m["env_steps"][ok], m["eval_cost"][ok], marker="o", label="validation (greedy)")
     ax.set_xlabel("environment steps (periods x chains)")
     ax.set_ylabel("mean cost per episode (cost units)")
-    ax.set_title(title)
+    ax.set_title(plot_title(f"{policy}: cost during training", config, data), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
