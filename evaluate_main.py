@@ -1,10 +1,15 @@
 """Evaluate a trained policy and/or classic baselines on every file of a demand folder, next to a lower bound.
 
+    python evaluate_main.py --model_path results/serial_policy.pt          # the env and data it was trained for
     python evaluate_main.py --config configs/train_serial.yaml [--model_path results/serial_policy.pt]
                             [--policy echelon_base_stock] [--baselines] [--eval_dir DIR] [--in_sample | --tune_dir DIR]
                             [--baselines_config configs/baselines.yaml] [--set KEY=VALUE ...]
                             [--output_json results/eval.json] [--plots results/plots]
                             [--planner wagner_whitin] [--planner_config configs/heuristics.yaml]
+
+A model file carries the resolved config it was trained with: ``--model_path`` alone evaluates it on that
+env and that test folder, with the planner it was trained with; ``--config`` (a YAML file instead of the
+stored config) and ``--set`` override, and a model that does not fit the resulting env is a one-line error.
 
 Every file of the folder (default: the config's ``demand.test_dir``) is one episode; all of them run as one
 batch. A baseline's parameters are the ones given (``--set baselines.echelon_levels=[45,90,140]`` or the
@@ -22,7 +27,8 @@ The table: cost per episode (mean over files, 95% t-interval), mean cost per age
 ``--planner NAME`` (wagner_whitin, silver_meal, ga, dalsa) passes the trained policy's orders through the
 hybrid planner (``lot_sizing.hybrid_planner``), which re-times them into economical lots; its settings are
 the config's ``planner:`` section, or ``--planner_config`` (e.g. configs/heuristics.yaml). A config whose
-``planner:`` section is enabled (a policy trained with the planner in the loop) gets it without the flag.
+``planner:`` section is enabled, or a model trained with the planner in the loop, gets it without the flag
+(``--set planner.enabled=false`` turns it off).
 """
 from __future__ import annotations
 
@@ -65,12 +71,19 @@ def baseline_settings(config: ExperimentConfig, path: str | None, overrides: lis
     return apply_overrides(config, [item for item in overrides if item.startswith("baselines.")])
 
 
-def planner_settings(config: ExperimentConfig, backend: str | None, path: str | None) -> PlannerConfig | None:
+def planner_settings(
+    config: ExperimentConfig, backend: str | None, path: str | None, trained: PlannerConfig | None = None
+) -> PlannerConfig | None:
     """The planner to put after a trained policy: the config's planner: section (or the file at `path`),
-    with the back end `backend` when one is named; None when no planner is asked for."""
+    with the back end `backend` when one is named; None when no planner is asked for.
+
+    trained: the planner section the model was trained with; when it is on and the config's is off, the
+    model keeps its planner (a policy trained to propose orders for the planner is not evaluated without it)."""
     if backend is not None:
         check_backend(backend)
     settings = config.planner
+    if trained is not None and trained.enabled and not settings.enabled:
+        settings = trained
     if path:
         data = read_yaml_file(path, "planner config", "configs/heuristics.yaml") or {}
         settings = config_from_dict(data, str(path), PlannerConfig)
@@ -80,15 +93,33 @@ def planner_settings(config: ExperimentConfig, backend: str | None, path: str | 
     return settings if settings.enabled else None
 
 
-def learned_policy(path: str, env: Any, sample_actions: bool = False) -> Any:
-    """Load a trained policy (weights only) and check it fits the evaluation env."""
+def load_model(path: str) -> tuple[Any, ExperimentConfig]:
+    """A trained policy (weights only) and the resolved config stored with it."""
     from agents.happo_agent import load_policy  # the trainer's module is needed only when a model is evaluated
 
     with warnings.catch_warnings():
         # torch warns (several lines) about pickle protocols while refusing a foreign file; the one-line
         # UserError that follows already says what is wrong
         warnings.simplefilter("ignore", UserWarning)
-        policy, trained = load_policy(path)
+        return load_policy(path)
+
+
+def experiment_config(loaded: ExperimentConfig | None, config_path: str | None, model: tuple[Any, ExperimentConfig] | None,
+                      model_path: str | None, overrides: list[str]) -> tuple[ExperimentConfig, str]:
+    """The config to evaluate with, and how titles and the JSON name it: the YAML file's (`loaded`, overrides
+    applied) when one is given, else the config stored in the model file with the ``--set`` overrides."""
+    if loaded is not None:
+        return loaded, str(config_path)
+    if model is None:
+        raise UserError("no --config given; pass one, e.g. --config configs/train_serial.yaml, or a --model_path "
+                        "(evaluated on the config it was trained with)")
+    config = apply_overrides(model[1], overrides) if overrides else model[1]
+    return config, f"{model_path} (its training config)"
+
+
+def learned_policy(path: str, env: Any, sample_actions: bool = False, model: tuple[Any, ExperimentConfig] | None = None) -> Any:
+    """A trained policy (loaded from `path` unless `model` holds it already) checked to fit the evaluation env."""
+    policy, trained = model if model is not None else load_model(path)
     trained_env = make_env(trained.env, n_envs=1)  # the env the policy was trained on, for its dimensions
     if trained_env.n_agents != env.n_agents or not np.array_equal(trained_env.action_nvec, env.action_nvec):
         raise UserError(
@@ -205,7 +236,8 @@ def make_plots(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Evaluate a trained policy and classic baselines on demand files.")
-    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/train_serial.yaml")
+    parser.add_argument("--config", help="experiment YAML, e.g. configs/train_serial.yaml (default with --model_path: "
+                        "the config stored in the model file)")
     parser.add_argument("--model_path", help="trained policy file written by train_main.py")
     parser.add_argument("--sample_actions", action="store_true",
                         help="the trained policy samples its actions (seeded) instead of acting greedily")
@@ -224,13 +256,16 @@ def main() -> int:
     parser.add_argument("--planner_config", help="YAML of planner settings (keys of the planner: section), e.g. configs/heuristics.yaml")
     args = parser.parse_args()
 
-    config = baseline_settings(load_config(args.config, args.overrides), args.baselines_config, args.overrides)
-    if config.train.algorithm in META_ALGORITHMS:  # meta-learning: adaptation curves on the held-out tasks
+    loaded = load_config(args.config, args.overrides) if args.config else None
+    if loaded is not None and loaded.train.algorithm in META_ALGORITHMS:  # meta-learning: adaptation curves on the held-out tasks
         if not args.model_path:
             raise UserError("a meta-learning config evaluates a meta-trained model: give --model_path results/meta_<algorithm>_policy.pt")
         from meta.evaluation import evaluate_meta
 
-        return evaluate_meta(config, args.model_path, args.plots)
+        return evaluate_meta(baseline_settings(loaded, args.baselines_config, args.overrides), args.model_path, args.plots)
+    model = load_model(args.model_path) if args.model_path else None  # (policy, the config it was trained with)
+    config, config_label = experiment_config(loaded, args.config, model, args.model_path, args.overrides)
+    config = baseline_settings(config, args.baselines_config, args.overrides)
     bcfg = config.baselines
     # outputs are checked before any work: a bad path is an error now, not after the evaluation
     if args.output_json:
@@ -243,7 +278,9 @@ def main() -> int:
         bcfg.tune_dir = args.tune_dir
     if not (args.model_path or args.policy or args.baselines):
         raise UserError("nothing to evaluate: give --model_path, --policy NAME or --baselines")
-    planner = planner_settings(config, args.planner, args.planner_config)
+    planner_set = any(item.startswith("planner.") for item in args.overrides)  # the user chose the planner: no default
+    trained_planner = model[1].planner if model is not None and not planner_set else None
+    planner = planner_settings(config, args.planner, args.planner_config, trained_planner)
     if args.planner and not args.model_path:
         raise UserError("--planner refines a trained policy's orders; give --model_path too")
     if args.sample_actions and not args.model_path:
@@ -273,7 +310,7 @@ def main() -> int:
     rows: dict[str, dict] = {}
     rollouts: dict[str, Rollout] = {}
     if args.model_path:
-        policy = learned_policy(args.model_path, env, args.sample_actions)
+        policy = learned_policy(args.model_path, env, args.sample_actions, model)
         if planner is not None:
             policy = PlannedPolicy(policy, OrderPlanner(planner, env))
         r = rollout(policy, env, demand, seed=config.seed)
@@ -302,11 +339,11 @@ def main() -> int:
         print("\n(no clairvoyant bound: the LP does not model random shipping loss)")
     if args.output_json:
         write_json_atomic(Path(args.output_json), {
-            "config": args.config, "overrides": args.overrides, "eval_dir": str(eval_dir), "files": demand_set.names,
+            "config": config_label, "overrides": args.overrides, "eval_dir": str(eval_dir), "files": demand_set.names,
             "agent_names": env.agent_names, "baseline_settings": vars(bcfg), "policies": rows,
         })
     if args.plots:
-        make_plots(Path(args.plots), rollouts, rows, env.agent_names, args.model_path, args.config, str(eval_dir), demand_set.names)
+        make_plots(Path(args.plots), rollouts, rows, env.agent_names, args.model_path, config_label, str(eval_dir), demand_set.names)
     return 0
 
 

@@ -8,9 +8,10 @@
 A run writes ``<out_dir>/<name>_<timestamp>/``: ``config.yaml`` (the resolved config), ``metrics.csv``
 (one row per iteration), ``best.pt`` (the policy with the lowest validation cost so far), ``last.pt`` (the
 latest state, for ``--resume``; written from iteration 0 on) and ``plots/training_curve.png``. At the
-end of the run its best policy is copied to ``<out_dir>/<env kind>_policy.pt`` for ``evaluate_main.py``,
-but only when that file does not exist or holds a policy with a higher cost on the same validation set:
-an interrupted run, or a worse run into the same folder, never replaces a trained policy (the run's own
+end of the run its best policy is copied to ``<out_dir>/<name>_policy.pt`` (each preset its own:
+``results/serial_policy.pt`` for ``configs/train_serial.yaml``) for ``evaluate_main.py --model_path``, which
+reads the resolved config stored in it, but only when that file does not exist or holds a policy with a
+higher cost on the same validation set: an interrupted run, or a worse run into the same folder, never replaces a trained policy (the run's own
 ``best.pt`` keeps its result either way). Model selection uses the validation demand (drawn from the
 training generator with its own seed), never the test files; a non-finite validation cost is never a
 best. ``--resume`` continues a run from ``last.pt`` exactly as if it had not stopped; it accepts only
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set train.lr_actor=3e-4 (repeatable)")
     parser.add_argument("--seed", type=int, help="override the config's seed")
-    parser.add_argument("--out", help="override the config's out_dir (run folders and <env>_policy.pt go there)")
+    parser.add_argument("--out", help="override the config's out_dir (run folders and <name>_policy.pt go there)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
     parser.add_argument("--quiet", action="store_true", help="console: warnings and errors only (log.txt keeps everything)")
     sweep = parser.add_argument_group("many runs (utils/sweep.py): a grid of overrides x seeds, resumable")

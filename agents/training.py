@@ -3,8 +3,8 @@
 ``train(config)`` writes ``<out_dir>/<name>_<timestamp>/``: ``config.yaml`` (the resolved config),
 ``metrics.csv`` (one row per iteration), ``best.pt`` (the policy with the lowest validation cost so far),
 ``last.pt`` (the latest state, for a resume; written from iteration 0 on) and ``plots/training_curve.png``.
-At the end of the run its best policy is copied to ``<out_dir>/<env kind>_policy.pt`` for
-``evaluate_main.py``, but only when that file does not exist or holds a policy with a higher cost on the
+At the end of the run its best policy is copied to ``<out_dir>/<name>_policy.pt`` (one per preset; it
+carries the resolved config, so ``evaluate_main.py --model_path`` alone re-creates the env), but only when that file does not exist or holds a policy with a higher cost on the
 same validation set (``publish_policy``). Model selection uses the validation demand (drawn from the
 training generator with its own seed), never the test files; a non-finite validation cost is never a
 best. ``resume=True`` continues a run from ``last.pt`` exactly as if it had not stopped (``train_main.py
@@ -174,7 +174,7 @@ def train(
                         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "changes": changes or {}})
         log(f"resuming {run_dir} at iteration {trainer.iteration} ({trainer.env_steps:,} env steps)"
             + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changes.items())}" if changes else ""))
-    policy_copy = Path(config.out_dir) / f"{config.env.kind}_policy.pt"
+    policy_copy = Path(config.out_dir) / f"{config.name}_policy.pt"  # one file per preset (its name:)
     start_time, start_steps = time.perf_counter(), trainer.env_steps
 
     def wall_time() -> float:

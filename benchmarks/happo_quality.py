@@ -59,7 +59,6 @@ def finished_training_seconds(seed_dir: Path, n_iterations: int) -> float | None
 def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
     """Train every seed not trained yet (args.jobs at a time), then evaluate each on the test files."""
     config = load_config(args.config, args.overrides)
-    kind = config.env.kind
     iterations = n_iterations(config.train.total_env_steps, config.train.n_envs, config.env.episode_length)
     pending = [s for s in args.seeds if finished_training_seconds(out / f"seed{s}", iterations) is None]
     running: list[tuple[int, subprocess.Popen, Path]] = []
@@ -80,7 +79,7 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
         if seconds is None:
             raise SystemExit(f"{seed_dir} holds no finished run of {iterations} iterations; remove it and run again")
         results[seed] = {"train_seconds": seconds, "dir": seed_dir}
-        cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--model_path", str(seed_dir / f"{kind}_policy.pt"),
+        cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--model_path", str(seed_dir / f"{config.name}_policy.pt"),
                "--output_json", str(seed_dir / "test.json"), *set_args(args.overrides)]
         wait(run(cmd, seed_dir / "evaluate.log"), seed_dir / "evaluate.log")
         rows = json.loads((seed_dir / "test.json").read_text())["policies"]

@@ -340,7 +340,7 @@ def test_training_runs_with_the_planner_in_the_loop(tmp_path):
                                  "train.n_minibatches=2", "demand.validation_episodes=2", "planner.enabled=true"])
     result = train(config, log=lambda _: None)
     assert isinstance(result.trainer.env, PlannerEnv) and result.trainer.env_steps == 20
-    assert (tmp_path / "serial_policy.pt").is_file()
+    assert (tmp_path / "serial_fixed_cost_policy.pt").is_file()  # the preset's own file (name: serial_fixed_cost)
 
 
 @pytest.fixture(scope="module")
