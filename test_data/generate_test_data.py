@@ -5,7 +5,8 @@
     python test_data/generate_test_data.py --only merton_network
 
 Each set is ``sample_demand(demand_config, numpy.random.default_rng(seed), n_files, periods,
-n_streams)`` written with ``write_demand_folder``; nothing else touches the numbers.
+n_streams)`` written with ``write_demand_folder``; nothing else touches the numbers. A set's demand config
+is the file's ``demand:`` section (the one every preset inherits) with the set's own ``demand:`` keys on top.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from utils.config import DemandConfig, config_from_dict
+from utils.config import DemandConfig, config_from_dict, read_yaml_file
+from utils.config_inheritance import deep_merge, read_config_data
 from utils.data_loader import read_demand_folder, sample_demand, write_demand_folder
 from utils.errors import UserError, run_cli
 
@@ -36,7 +37,7 @@ class TestSetSpec:
     n_files: int = 50  # episodes (one file each, per stream)
     periods: int = 200  # values per file
     n_streams: int = 1  # customer streams: 1 = serial folder, k > 1 = network folder with k sub-folders
-    demand: DemandConfig = field(default_factory=DemandConfig)  # generator and its parameters
+    demand: DemandConfig = field(default_factory=DemandConfig)  # generator and its parameters (the file's demand: with the set's keys on top)
 
 
 @dataclass
@@ -48,18 +49,15 @@ class TestSetsFile:
     test_sets: list[TestSetSpec] = field(default_factory=list)  # every set the project ships
 
 
-REQUIRED_KEYS = ("name", "folder", "seed", "n_files", "periods", "n_streams", "demand")
+REQUIRED_KEYS = ("name", "folder", "seed", "n_files", "periods", "n_streams")
 
 
 def load_test_set_specs(path: str | Path = DEFAULT_CONFIG) -> list[TestSetSpec]:
     """Read and check the test-set config; folders become absolute (relative to the config file)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"test-set config '{path}' not found; pass an existing file such as test_data/config.yaml")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise UserError(f"{path}: not valid YAML; fix the syntax") from None
+    data = read_yaml_file(path, "test-set config", "test_data/config.yaml")
+    experiment = read_config_data(path)  # env: and demand: (checked as an experiment config), base: merged in
+    config_from_dict(experiment, str(path))
     items = data.get("test_sets") if isinstance(data, dict) else None
     for i, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, dict):
@@ -67,7 +65,11 @@ def load_test_set_specs(path: str | Path = DEFAULT_CONFIG) -> list[TestSetSpec]:
         missing = [k for k in REQUIRED_KEYS if k not in item]
         if missing:
             raise UserError(f"{path}: test_sets[{i}] lacks '{missing[0]}'; give every set {', '.join(REQUIRED_KEYS)}")
-    specs = config_from_dict(data, str(path), TestSetsFile).test_sets
+        if not isinstance(item.get("demand") or {}, dict):
+            raise UserError(f"{path}: test_sets[{i}].demand must be a mapping of demand keys (or {{}})")
+    sets = [deep_merge(item, {"demand": deep_merge(experiment.get("demand") or {}, item.get("demand") or {})})
+            for item in items or [] if isinstance(item, dict)]
+    specs = config_from_dict({"test_sets": sets}, str(path), TestSetsFile).test_sets
     if not specs:
         raise UserError(f"{path}: no test_sets listed; add at least one")
     for spec in specs:

@@ -307,9 +307,11 @@ def read_yaml_file(path: str | os.PathLike, what: str, example: str) -> Any:
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read an experiment YAML file, apply overrides, validate; every problem is a one-line UserError."""
-    data = read_yaml_file(path, "config file", "configs/train_serial.yaml")
-    config = config_from_dict(data, str(path))
+    """Read an experiment YAML file (merged over the file its ``base:`` key names, see utils/config_inheritance.py),
+    apply overrides, validate; every problem is a one-line UserError."""
+    from utils.config_inheritance import read_config_data
+
+    config = config_from_dict(read_config_data(path), str(path))
     if overrides:
         config = apply_overrides(config, overrides)
     return config
