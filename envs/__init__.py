@@ -26,9 +26,8 @@ def make_env(
     """
     sampler = None
     if demand_config is not None:
-        from utils.data_loader import sample_demand
+        from utils.data_loader import demand_sampler
 
-        def sampler(rng, n, length, n_streams):  # -> (n, length, n_streams)
-            return sample_demand(demand_config, rng, n, length, n_streams=n_streams)
+        sampler = demand_sampler(demand_config)  # (rng, n, length, n_streams) -> (n, length, n_streams); files are read once
 
     return ENV_KINDS.get(config.kind)(config, n_envs=n_envs, demand_sampler=sampler, seed=seed)

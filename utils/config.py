@@ -108,7 +108,8 @@ class EnvConfig:
 class DemandConfig:
     """Where customer demand comes from: a generator for training, files for testing."""
 
-    kind: Literal["merton", "stationary"] = "merton"  # training generator: Merton jump diffusion or i.i.d. Poisson
+    kind: Literal["merton", "stationary", "files"] = "merton"  # training demand: Merton jump diffusion, i.i.d. Poisson, or windows of the histories in train_dir
+    train_dir: str = ""  # kind files: folder of demand histories laid out like a test set (episodes are seeded windows of them)
     max_demand: int = 20  # Merton: cap of the demand and twice its start level; serial 20, network 4
     stationary_mean: float = 10.0  # Poisson mean of the stationary generator
     merton_jump_rate: float = 15.0  # Poisson rate of the jump count per step (lambda)

@@ -6,6 +6,9 @@ Two generators reproduce the reference implementation of Liu et al.:
   cap, with whole-path rejection and a cap (the non-stationary demand of the paper);
 * ``stationary_paths``: i.i.d. Poisson demand.
 
+A third source is the user's own data (``demand.kind: files``): a folder of demand histories laid out
+and checked like a test set, from which ``history_windows`` cuts seeded windows of one episode each.
+
 ``sample_demand`` turns a ``DemandConfig`` into an episode batch ``(n_paths, T, n_streams)``,
 ``validation_demand`` draws the fixed validation set used for model selection, and
 ``read_demand_folder`` / ``write_demand_folder`` handle the test sets under ``test_data/``
@@ -158,6 +161,8 @@ def sample_demand(cfg: DemandConfig, rng: np.random.Generator, n_paths: int, len
     level ``max_demand // 2``, as in the reference. ``n_streams`` exists for the network, where
     every retailer (customer stream) sees its own demand.
     """
+    if cfg.kind == "files":
+        return demand_sampler(cfg)(rng, n_paths, length, n_streams)
     n_total = n_paths * n_streams
     if cfg.kind == "merton":
         flat = merton_paths(
@@ -166,9 +171,40 @@ def sample_demand(cfg: DemandConfig, rng: np.random.Generator, n_paths: int, len
     elif cfg.kind == "stationary":
         flat = stationary_paths(rng, n_total, length, cfg.stationary_mean)
     else:
-        raise UserError(f"demand.kind is {cfg.kind!r}; use 'merton' or 'stationary'")
+        raise UserError(f"demand.kind is {cfg.kind!r}; use 'merton', 'stationary' or 'files'")
     # path i * n_streams + s is stream s of episode i
     return np.ascontiguousarray(flat.reshape(n_paths, n_streams, length).transpose(0, 2, 1))  # (n_paths, T, S)
+
+
+def history_windows(
+    history: np.ndarray, rng: np.random.Generator, n_paths: int, length: int, n_streams: int, source: str = "demand history"
+) -> np.ndarray:
+    """Episodes cut from demand histories ``(n_files, T_hist, S)``: each path takes a file and a start period
+    drawn uniformly by `rng`, and its next `length` periods (all streams of a network from the same file and
+    period, so their co-movement is kept). Returns ``(n_paths, length, n_streams)`` int64."""
+    n_files, hist_length, hist_streams = history.shape
+    if hist_streams != n_streams:
+        raise UserError(f"{source} has {hist_streams} customer stream(s) but the env needs {n_streams}; "
+                        "give one sub-folder per customer stream (a network) or plain files (a serial chain)")
+    if hist_length < length:
+        raise UserError(f"{source} has histories of {hist_length} periods but an episode has {length}; "
+                        "give longer histories or a shorter env.episode_length")
+    files = rng.integers(0, n_files, size=n_paths)  # (n_paths,)
+    starts = rng.integers(0, hist_length - length + 1, size=n_paths)  # (n_paths,)
+    periods = starts[:, None] + np.arange(length)  # (n_paths, length)
+    return np.ascontiguousarray(history[files[:, None], periods])  # (n_paths, length, S)
+
+
+def demand_sampler(cfg: DemandConfig):
+    """A function ``(rng, n_paths, length, n_streams) -> (n_paths, length, n_streams)`` drawing from the
+    configured source; a folder of histories (``kind: files``) is read and checked once, here."""
+    if cfg.kind != "files":
+        return lambda rng, n_paths, length, n_streams: sample_demand(cfg, rng, n_paths, length, n_streams)
+    if not cfg.train_dir:
+        raise UserError("demand.kind is 'files' but demand.train_dir is empty; give the folder of your demand histories")
+    history = read_demand_folder(cfg.train_dir).demand  # (n_files, T_hist, S)
+    source = f"demand.train_dir '{cfg.train_dir}'"
+    return lambda rng, n_paths, length, n_streams: history_windows(history, rng, n_paths, length, n_streams, source)
 
 
 def validation_demand(cfg: DemandConfig, length: int, n_streams: int = 1) -> np.ndarray:
