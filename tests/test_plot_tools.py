@@ -37,6 +37,12 @@ def test_importing_the_module_keeps_the_backend_and_figures_stay_out_of_pyplot()
     assert out == ["svg", "0"]
 
 
+def test_figures_show_as_png_in_a_notebook_without_pyplot():
+    fig = plot_tools.plot_cost_bars(["a", "b"], np.array([3.0, 4.0]), np.array([0.5, 0.5]), config="c", data="d")
+    png = fig._repr_png_()  # what IPython displays for a returned figure
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
 def test_trajectories(tmp_path):
     T, N = 50, 3
     rng = np.random.default_rng(0)

@@ -7,14 +7,15 @@ the data, axis labels with units and a legend.
 * ``plot_training_curves``: training and validation cost per episode from a run's metrics.csv
 
 Each function returns a ``matplotlib.figure.Figure`` and draws nothing on screen: a notebook shows the
-returned figure inline, a script saves it with ``save_figure`` (or ``fig.savefig``). Figures are built
-without pyplot, so importing this module leaves the matplotlib backend alone, a returned figure is shown
-once (pyplot would show it a second time at the end of a notebook cell), and nothing stays in pyplot's
-list of open figures.
+returned figure inline (it has a PNG representation, whatever backend is set), a script saves it with
+``save_figure`` (or ``fig.savefig``). Figures are built without pyplot, so importing this module leaves the
+matplotlib backend alone, a returned figure is shown once (pyplot would show it a second time at the end of
+a notebook cell), and nothing stays in pyplot's list of open figures.
 """
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -23,6 +24,15 @@ from matplotlib.figure import Figure
 
 from utils.errors import UserError
 from utils.files import atomic_write
+
+
+class InlineFigure(Figure):
+    """A Figure that IPython shows as a PNG without pyplot or an activated inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def plot_title(subject: str, config: str, data: str) -> str:
@@ -57,7 +67,7 @@ def plot_trajectories(
     """
     d = customer_demand.sum(axis=1) if customer_demand.ndim == 2 else customer_demand
     T, N = orders.shape
-    fig = Figure(figsize=(9, 2.2 * N + 1.0))
+    fig = InlineFigure(figsize=(9, 2.2 * N + 1.0))
     axes = fig.subplots(N, 1, sharex=True, squeeze=False)
     t = np.arange(T)
     for i, ax in enumerate(axes[:, 0]):
@@ -95,7 +105,7 @@ def plot_bullwhip(
     """
     ratios = {name: bullwhip_ratios(v, demand_variance) for name, v in order_variances.items()}
     n_agents, n_policies = len(agent_names), max(len(ratios), 1)
-    fig = Figure(figsize=(max(7.0, 1.6 * n_agents * (0.6 + 0.25 * n_policies)), 4.4))
+    fig = InlineFigure(figsize=(max(7.0, 1.6 * n_agents * (0.6 + 0.25 * n_policies)), 4.4))
     ax = fig.subplots()
     width = 0.8 / n_policies
     x = np.arange(n_agents)
@@ -129,7 +139,7 @@ def plot_cost_bars(
     """Mean chain cost per episode of each policy with its 95% interval; the clairvoyant bound as a line.
 
     names (P,), means (P,), half_widths (P,): one bar per policy, labelled with its mean."""
-    fig = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.4))
+    fig = InlineFigure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.4))
     ax = fig.subplots()
     x = np.arange(len(names))
     bars = ax.bar(x, means, yerr=half_widths, capsize=4, color="tab:blue", alpha=0.8, label="mean cost (95% CI over files)")
@@ -164,7 +174,7 @@ def plot_training_curves(metrics_csv: str | os.PathLike, *, policy: str, config:
     for key in ("env_steps", "train_cost", "eval_cost"):
         if key not in m:
             raise UserError(f"metrics file '{metrics_csv}' has no '{key}' column; is it a train_main.py metrics.csv?")
-    fig = Figure(figsize=(7, 4.4))
+    fig = InlineFigure(figsize=(7, 4.4))
     ax = fig.subplots()
     ax.plot(m["env_steps"], m["train_cost"], label="training rollouts (sampled actions)", alpha=0.7)
     ok = ~np.isnan(m["eval_cost"])
