@@ -16,21 +16,16 @@ seeds) and prints the table and paired differences against the multi-task initia
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from meta.evaluation import (  # noqa: E402
-    adaptation_curve, evaluation_demand, inits_for_tasks, plot_curves, summary_table,
-)
-from meta.tasks import MultiTaskSerialEnv, load_test_tasks  # noqa: E402
-from meta.training import random_init, train_meta  # noqa: E402
-from utils.config import load_config  # noqa: E402
-from utils.metrics import confidence_interval  # noqa: E402
+from meta.evaluation import adaptation_curve, evaluation_demand, inits_for_tasks, plot_curves, summary_table
+from meta.tasks import MultiTaskSerialEnv, load_test_tasks
+from meta.training import random_init, train_meta
+from utils.config import load_config
+from utils.metrics import confidence_interval
 
 CONFIGS = {
     "maml": ("configs/meta_maml.yaml", ["meta.variant=maml"]),
@@ -102,7 +97,8 @@ def main() -> None:
             for j, u in enumerate(updates):
                 rows.append(f"{method},{seed},{r % len(tasks)},{u},{c[r, j]:.2f}")
     (out / "curves.csv").write_text("method,seed,task,updates,cost\n" + "\n".join(rows) + "\n")
-    plot_curves(out / "curves.png", stacked, updates, f"Held-out tasks: {len(tasks)} tasks x {len(args.seeds)} seed(s)")
+    plot_curves(out / "curves.png", stacked, updates, f"Held-out tasks: {len(tasks)} tasks x {len(args.seeds)} seed(s)",
+                "configs/meta_*.yaml", base.meta.tasks.test_tasks_file)
     print(summary_table(stacked, updates))
     if "multitask" in stacked:
         print("\npaired difference to the multi-task init (mean over tasks x seeds, 95% t-interval; negative = cheaper):")

@@ -98,28 +98,11 @@ def summary_table(curves: dict[str, np.ndarray], updates: list[int]) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(path: Path, curves: dict[str, np.ndarray], updates: list[int], title: str) -> None:
-    """Mean cost over tasks (and seeds, when rows repeat per seed) with its 95% interval, against updates."""
-    import matplotlib
+def plot_curves(path: Path, curves: dict[str, np.ndarray], updates: list[int], title: str, config: str, data: str) -> None:
+    """Mean cost over tasks (and seeds, when rows repeat per seed) with its 95% interval, against updates, as a PNG."""
+    from utils.plot_tools import plot_adaptation_curves, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for method, costs in curves.items():
-        mean_half = [confidence_interval(costs[:, j]) for j in range(len(updates))]
-        mean = np.array([m for m, _ in mean_half])
-        half = np.array([h for _, h in mean_half])
-        ax.plot(updates, mean, marker="o", label=method)
-        ax.fill_between(updates, mean - half, mean + half, alpha=0.15)
-    ax.set_xlabel("adaptation updates")
-    ax.set_ylabel("cost per episode (held-out tasks)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(plot_adaptation_curves(curves, updates, subject=title, config=config, data=data), path)
 
 
 def evaluate_meta(config: ExperimentConfig, model_path: str, out_dir: str | None) -> int:
@@ -143,6 +126,7 @@ def evaluate_meta(config: ExperimentConfig, model_path: str, out_dir: str | None
     print(f"{len(tasks)} held-out tasks of {config.meta.tasks.test_tasks_file}; cost per episode of {config.env.episode_length} periods")
     print(summary_table(curves, updates))
     write_curves_csv(out / "adaptation_curves.csv", curves, updates, tasks)
-    plot_curves(out / "adaptation_curves.png", curves, updates, f"Adaptation on held-out tasks: {name}")
+    plot_curves(out / "adaptation_curves.png", curves, updates, f"Adaptation on held-out tasks: {name}", f"{config.name}, model {Path(model_path).name}",
+                f"{len(tasks)} tasks of {Path(config.meta.tasks.test_tasks_file).name}")
     print(f"wrote {out / 'adaptation_curves.csv'} and {out / 'adaptation_curves.png'}")
     return 0

@@ -56,7 +56,7 @@ def test_the_folder_is_read_once_and_checked_like_a_test_folder(tmp_path):
     assert contained(env.demand[0], history[1:, :, None])
     write_demand_folder(tmp_path / "bad", np.ones((2, 250), dtype=np.int64))
     (tmp_path / "bad" / "demand_1.txt").write_text("3\nthree\n")
-    with pytest.raises(UserError, match="demand_1.txt' line 2: 'three' is not an integer"):
+    with pytest.raises(UserError, match="demand_1.txt' line 2: 'three' is not a whole number"):
         sample_demand(load_config(SERIAL, ["demand.kind=files", f"demand.train_dir={tmp_path / 'bad'}"]).demand,
                       np.random.default_rng(0), 1, 200, 1)
     with pytest.raises(UserError, match="demand.train_dir is empty"):

@@ -101,3 +101,12 @@ def test_training_curves_from_metrics_csv(tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(UserError, match="no 'env_steps' column"):
         plot_tools.plot_training_curves(bad, policy="p", config="c", data="d")
+
+
+def test_adaptation_curves(tmp_path):
+    curves = {"random init": np.array([[10.0, 8.0], [12.0, 9.0]]), "maml": np.array([[7.0, 6.0], [7.0, 6.0]])}
+    fig = plot_tools.plot_adaptation_curves(curves, [0, 5], subject="Adaptation: maml", config="meta_maml", data="12 tasks")
+    assert saved_png_has_content(fig, tmp_path / "ad.png")
+    line = fig.axes[0].get_lines()[0]
+    assert line.get_xdata().tolist() == [0, 5] and line.get_ydata().tolist() == [11.0, 8.5]  # mean over the task rows
+    assert plot_tools.plot_title("Adaptation: maml", "meta_maml", "12 tasks") in texts(fig) and "maml" in texts(fig)

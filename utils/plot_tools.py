@@ -5,6 +5,7 @@ the data, axis labels with units and a legend.
 * ``plot_bullwhip``: variance of each agent's orders divided by the variance of customer demand, per policy
 * ``plot_cost_bars``: mean cost per episode of the policies compared (95% intervals, lower bound line)
 * ``plot_training_curves``: training and validation cost per episode from a run's metrics.csv
+* ``plot_adaptation_curves``: meta-learning: cost on held-out tasks against adaptation updates, per method
 
 Each function returns a ``matplotlib.figure.Figure`` and draws nothing on screen: a notebook shows the
 returned figure inline (it has a PNG representation, whatever backend is set), a script saves it with
@@ -182,6 +183,28 @@ def plot_training_curves(metrics_csv: str | os.PathLike, *, policy: str, config:
     ax.set_xlabel("environment steps (periods x chains)")
     ax.set_ylabel("mean cost per episode (cost units)")
     ax.set_title(plot_title(f"{policy}: cost during training", config, data), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_adaptation_curves(curves: dict[str, np.ndarray], updates: list[int], *, subject: str, config: str, data: str) -> Figure:
+    """Mean cost over held-out tasks (and seeds, when rows repeat per seed) with its 95% t-interval, against
+    the number of adaptation updates, one line per method.
+
+    curves: method -> (n_rows, len(updates)) cost per episode of each task (row) after each number of updates."""
+    from utils.metrics import confidence_interval
+
+    fig = InlineFigure(figsize=(6.5, 4.4))
+    ax = fig.subplots()
+    for method, costs in curves.items():
+        mean_half = np.array([confidence_interval(costs[:, j]) for j in range(len(updates))])  # (U, 2)
+        ax.plot(updates, mean_half[:, 0], marker="o", label=method)
+        ax.fill_between(updates, mean_half[:, 0] - mean_half[:, 1], mean_half[:, 0] + mean_half[:, 1], alpha=0.15)
+    ax.set_xticks(updates)
+    ax.set_xlabel("adaptation updates")
+    ax.set_ylabel("cost per episode (held-out tasks)")
+    ax.set_title(plot_title(subject, config, data), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
