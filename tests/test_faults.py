@@ -64,14 +64,14 @@ def test_interrupted_runs_keep_every_policy_file_and_resume_exactly(tmp_path, re
     # an existing trained policy on the same validation set, a little worse than this run will be, and another
     worse = torch.load(reference / "best.pt", weights_only=True)
     worse["best_eval_cost"] = worse["best_eval_cost"] + 1.0
-    torch.save(worse, out / "serial_policy.pt")
-    (out / "network_policy.pt").write_bytes(b"another env's policy")
+    torch.save(worse, out / "fault_policy.pt")  # this preset's file (name: fault)
+    (out / "serial_policy.pt").write_bytes(b"another preset's policy")
     existing = files(out)
     config = train_main.load_config(SERIAL, SMALL + [f"out_dir={out}"])
 
     # SIGINT as soon as the run folder appears (a real signal, sent by a watcher thread): it holds last.pt
     def watch() -> None:
-        while not any(out.glob("fault_*")):
+        while not any(p.is_dir() for p in out.glob("fault_*")):
             time.sleep(0.001)
         os.kill(os.getpid(), signal.SIGINT)
 
@@ -80,7 +80,7 @@ def test_interrupted_runs_keep_every_policy_file_and_resume_exactly(tmp_path, re
     with pytest.raises(KeyboardInterrupt):
         train_main.train(config, log=lambda _: None)
     watcher.join()
-    (run,) = out.glob("fault_*")
+    (run,) = [p for p in out.glob("fault_*") if p.is_dir()]
     assert files(out) == existing
     assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 0
 
@@ -112,8 +112,8 @@ def test_interrupted_runs_keep_every_policy_file_and_resume_exactly(tmp_path, re
     strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING} for r in rs]  # noqa: E731
     assert strip(rows(reference)) == strip(rows(run))
     # only now, and because it is better on the same validation set, the shared file is replaced
-    assert (out / "serial_policy.pt").read_bytes() == (run / "best.pt").read_bytes()
-    assert (out / "network_policy.pt").read_bytes() == existing["network_policy.pt"]
+    assert (out / "fault_policy.pt").read_bytes() == (run / "best.pt").read_bytes()
+    assert (out / "serial_policy.pt").read_bytes() == existing["serial_policy.pt"]
     # the three resumes are recorded; wall time adds up over the sessions instead of restarting
     history = yaml.safe_load((run / "resumes.yaml").read_text())
     assert [h["iteration"] for h in history] == [0, killed_at, killed_at + 1] and all(h["changes"] == {} for h in history)
@@ -141,12 +141,12 @@ def test_two_trainings_into_one_folder_lose_nothing(tmp_path):
     for th in threads:
         th.join()
     assert not errors, errors
-    runs = sorted(out.glob("fault_*"))
+    runs = sorted(p for p in out.glob("fault_*") if p.is_dir())
     assert len(runs) == 2  # one folder each, even when both start in the same second
     best = {r: torch.load(r / "best.pt", weights_only=True) for r in runs}
     assert {b["config"]["seed"] for b in best.values()} == {1, 2}
     assert best[runs[0]]["best_eval_cost"] != best[runs[1]]["best_eval_cost"]
     winner = min(runs, key=lambda r: best[r]["best_eval_cost"])
-    assert (out / "serial_policy.pt").read_bytes() == (winner / "best.pt").read_bytes()
+    assert (out / "fault_policy.pt").read_bytes() == (winner / "best.pt").read_bytes()
     for r in runs:
         assert {"last.pt", "best.pt", "config.yaml", "metrics.csv"} <= set(files(r))

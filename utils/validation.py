@@ -3,8 +3,8 @@
 * ``parse_yaml``: YAML text (or bytes that must be UTF-8) to data, refusing a key given twice in one
   mapping (PyYAML's own loader keeps the last one without a word).
 * ``check_limits``: bounds that types alone cannot express and that ``validate``'s range checks leave
-  open (``utils.config`` itself refuses non-finite numbers and integers beyond int64): costs and prices non-negative, seeds in 0..2**63-1, a run name that stays a
-  single folder name, network node and edge numbers, and sizes whose memory fits the machine.
+  open (``utils.config`` itself refuses non-finite numbers and integers beyond int64): costs and prices
+  non-negative, seeds in 0..2**63-1, a run name that stays a single folder name, network node and edge numbers, and sizes whose memory fits the machine.
 * ``estimate_memory_bytes``: the largest arrays a training run allocates (rollout buffer, whole-batch
   action logits, actor output layers with their Adam moments, env state, validation demand), computed
   from the config before anything is allocated, so ``train.n_envs=1000000000000`` is a one-line error
