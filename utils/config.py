@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from utils.config_inheritance import read_config_data  # base: inheritance (it imports this module lazily)
 from utils.errors import UserError
 from utils.files import write_text_atomic
 from utils.validation import check_limits, parse_yaml, UniqueKeyLoader
@@ -308,10 +309,7 @@ def read_yaml_file(path: str | os.PathLike, what: str, example: str) -> Any:
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read an experiment YAML file (merged over the file its ``base:`` key names, see utils/config_inheritance.py),
-    apply overrides, validate; every problem is a one-line UserError."""
-    from utils.config_inheritance import read_config_data
-
+    """Read an experiment YAML file merged over its ``base:`` file(s), apply overrides, validate (one-line UserErrors)."""
     config = config_from_dict(read_config_data(path), str(path))
     if overrides:
         config = apply_overrides(config, overrides)
