@@ -198,6 +198,20 @@ def supplier_instance(rng: np.random.Generator, tight: bool):
             continue
 
 
+def single_supplier_feasible(r, sups, k, h, init) -> bool:
+    try:
+        single_supplier_plan(r, sups, k, h, init)
+        return True
+    except UserError:  # this supplier alone cannot deliver in time
+        return False
+
+
+def best_single_supplier(r, sups, h, init):
+    """The cheapest plan that buys everything from one supplier (each lot-sized exactly)."""
+    plans = [single_supplier_plan(r, sups, k, h, init) for k in range(len(sups)) if single_supplier_feasible(r, sups, k, h, init)]
+    return min(plans, key=lambda p: p.cost)
+
+
 def multi_supplier(n: int, rng: np.random.Generator, tight: bool) -> None:
     label = "6. Multi-supplier, tight capacity (0.6..1.4x mean)" if tight else "5. Multi-supplier"
     table = Table(f"{label}, T=12, 2-3 suppliers, {n} instances (optimum: MIP)")
@@ -206,15 +220,8 @@ def multi_supplier(n: int, rng: np.random.Generator, tight: bool) -> None:
         table.run("MIP (exact)", opt.cost, exact_multi_supplier, r, sups, h, init)
         table.run("DALSA (phase 2 exact)", opt.cost, dalsa, r, sups, h, init)
         table.run("DALSA (phase 2 zio)", opt.cost, dalsa, r, sups, h, init, phase2="zio")
-        best = None
-        for k in range(len(sups)):
-            try:
-                plan = single_supplier_plan(r, sups, k, h, init)
-            except UserError:
-                continue
-            best = plan if best is None or plan.cost < best.cost else best
-        if best is not None:
-            table.run("best single supplier", opt.cost, lambda p: p, best)
+        if any(single_supplier_feasible(r, sups, k, h, init) for k in range(len(sups))):
+            table.run("best single supplier", opt.cost, best_single_supplier, r, sups, h, init)
     table.print()
 
 
