@@ -10,7 +10,7 @@ the same files). Policies: classic rules tuned at that K on training-generator p
 ``--model_path`` is given (the planner is then added at evaluation only).
 
 Usage: ``python benchmarks/planner_fixed_cost.py [--fixed_costs 5 25 100] [--policies forecast_base_stock s_S]
-[--model_path results/serial_policy.pt]``
+[--model_path results/serial_fixed_cost_policy.pt]``
 """
 from __future__ import annotations
 
