@@ -2,17 +2,18 @@
 
 ``train(config)`` writes ``<out_dir>/<name>_<timestamp>/``: ``config.yaml`` (the resolved config),
 ``metrics.csv`` (one row per iteration), ``best.pt`` (the policy with the lowest validation cost so far),
-``last.pt`` (the latest state, for a resume; written from iteration 0 on) and ``plots/training_curve.png``.
-At the end of the run its best policy is copied to ``<out_dir>/<name>_policy.pt`` (one per preset; it
-carries the resolved config, so ``evaluate_main.py --model_path`` alone re-creates the env), but only when that file does not exist or holds a policy with a higher cost on the
-same validation set (``publish_policy``). Model selection uses the validation demand (drawn from the
-training generator with its own seed), never the test files; a non-finite validation cost is never a
-best. ``resume=True`` continues a run from ``last.pt`` exactly as if it had not stopped (``train_main.py
---resume`` checks which changes are allowed), records each resume in ``last.pt`` and ``resumes.yaml`` and
-keeps ``wall_time`` cumulative. A run folder is locked while a process trains in it. With the config's
-``planner:`` section enabled, the hybrid planner (``agents/planner_wrapper.py``) re-times every order the
-policy proposes, in training and validation. ``train_main.py`` is the command line around it;
-``agents.experiment`` adds the final evaluation on the validation and test sets.
+``last.pt`` (the latest state, for a resume; written from iteration 0 on) and ``plots/training_curve.png``. At
+the end of the run its best policy is copied to ``<out_dir>/<name>_policy.pt`` (one per preset; it carries the
+resolved config, so ``evaluate_main.py --model_path`` alone re-creates the env), but only when that file does
+not exist or holds a policy with a higher cost on the same validation set (``publish_policy``). Model
+selection uses the validation demand (drawn from the training generator with its own seed), never the test
+files; a non-finite validation cost is never a best. ``resume=True`` continues a run from ``last.pt`` exactly
+as if it had not stopped (``train_main.py --resume`` checks which changes are allowed), records each resume in
+``last.pt`` and ``resumes.yaml`` and keeps ``wall_time`` cumulative. A run folder is locked while a process
+trains in it. With the config's ``planner:`` section enabled, the hybrid planner
+(``agents/planner_wrapper.py``) re-times every order the policy proposes, in training and validation.
+``train_main.py`` is the command line around it; ``agents.experiment`` adds the final evaluation on the
+validation and test sets.
 """
 from __future__ import annotations
 

@@ -10,26 +10,23 @@ the same files). Policies: classic rules tuned at that K on training-generator p
 ``--model_path`` is given (the planner is then added at evaluation only).
 
 Usage: ``python benchmarks/planner_fixed_cost.py [--fixed_costs 5 25 100] [--policies forecast_base_stock s_S]
-[--model_path results/serial_policy.pt]``
+[--model_path results/serial_fixed_cost_policy.pt]``
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agents.baselines import LearnedPolicy, make_baseline, rollout, tune, tuning_demand  # noqa: E402
-from agents.planner_wrapper import OrderPlanner, PlannedPolicy  # noqa: E402
-from envs import make_env  # noqa: E402
-from utils.config import PlannerConfig, load_config  # noqa: E402
-from utils.data_loader import read_demand_folder  # noqa: E402
-from utils.errors import UserError, run_cli  # noqa: E402
+from agents.baselines import LearnedPolicy, make_baseline, rollout, tune, tuning_demand
+from agents.planner_wrapper import OrderPlanner, PlannedPolicy
+from envs import make_env
+from utils.config import PlannerConfig, load_config
+from utils.data_loader import read_demand_folder
+from utils.errors import UserError, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANNERS = {

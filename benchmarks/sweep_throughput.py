@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from agents.experiment import run_experiment
+from utils.config import load_config
+from utils.errors import run_cli
+from utils.logger import configure
+from utils.sweep import make_cells, run_sweep
 
-from agents.experiment import run_experiment  # noqa: E402
-from utils.config import load_config  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.logger import configure  # noqa: E402
-from utils.sweep import make_cells, run_sweep  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

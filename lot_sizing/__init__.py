@@ -3,7 +3,8 @@
 ``from lot_sizing import wagner_whitin`` and friends: the shared model and plan costs
 (:mod:`lot_sizing.core`), Wagner-Whitin and the classic single-item rules (:mod:`lot_sizing.classic`),
 exact solvers for capacities and backlogging (:mod:`lot_sizing.exact`, :mod:`lot_sizing.capacitated_dp`:
-a MIP and three dynamic programs, and ``optimal_lot_sizing`` that picks the fastest), a memetic genetic algorithm (adaptive rates + local search) for the capacitated and backlogging
+a MIP and three dynamic programs, and ``optimal_lot_sizing`` that picks the fastest), a memetic genetic
+algorithm (adaptive rates + local search) for the capacitated and backlogging
 cases (:mod:`lot_sizing.ga_lotsizing`), DALSA for a node with several suppliers
 (:mod:`lot_sizing.dalsa_module`; the model and exact MIP in :mod:`lot_sizing.multi_supplier`) and the rolling-horizon hybrid planner that re-times a policy's
 orders with any of them (:mod:`lot_sizing.hybrid_planner`).

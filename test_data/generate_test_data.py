@@ -56,7 +56,7 @@ def load_test_set_specs(path: str | Path = DEFAULT_CONFIG) -> list[TestSetSpec]:
     """Read and check the test-set config; folders become absolute (relative to the config file)."""
     path = Path(path)
     data = read_yaml_file(path, "test-set config", "test_data/config.yaml")
-    experiment = read_config_data(path)  # env: and demand: (checked as an experiment config), base: merged in
+    experiment = read_config_data(path, read_yaml_file)  # env: and demand: (checked as an experiment config), base: merged in
     config_from_dict(experiment, str(path))
     items = data.get("test_sets") if isinstance(data, dict) else None
     for i, item in enumerate(items if isinstance(items, list) else []):

@@ -55,7 +55,7 @@ def test_model_path_alone_reproduces_the_evaluation_with_the_config(monkeypatch,
 
 
 def test_a_model_trained_with_the_planner_keeps_it(monkeypatch, tmp_path):
-    config = load_config(FIXED, ["train.n_envs=2", "env.episode_length=20", "planner.enabled=true", "planner.backend=silver_meal"])
+    config = load_config(FIXED, ["train.n_envs=2", "env.episode_length=20", "planner.enabled=true", "planner.mode=retime", "planner.backend=silver_meal"])
     trainer = HAPPOTrainer(config, make_env(config.env, n_envs=2))  # an untrained policy is enough to test which planner runs
     model = tmp_path / "planned.pt"
     save_checkpoint(trainer.checkpoint(), model)

@@ -21,7 +21,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from utils.config_inheritance import read_config_data  # base: inheritance (it imports this module lazily)
+from utils.config_inheritance import read_config_data  # base: inheritance
 from utils.errors import UserError
 from utils.files import write_text_atomic
 from utils.validation import check_limits, parse_yaml, UniqueKeyLoader
@@ -310,10 +310,8 @@ def read_yaml_file(path: str | os.PathLike, what: str, example: str) -> Any:
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read an experiment YAML file merged over its ``base:`` file(s), apply overrides, validate (one-line UserErrors)."""
-    config = config_from_dict(read_config_data(path), str(path))
-    if overrides:
-        config = apply_overrides(config, overrides)
-    return config
+    config = config_from_dict(read_config_data(path, read_yaml_file), str(path))
+    return apply_overrides(config, overrides) if overrides else config
 
 
 def config_to_dict(config: Any) -> dict:

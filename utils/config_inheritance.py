@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 from utils.errors import UserError
 
@@ -35,13 +36,14 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def read_config_data(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
-    """The experiment keys of a config file with its ``base:`` chain merged in (plain data, not yet validated)."""
-    from utils.config import read_yaml_file  # utils.config calls this module from load_config
+def read_config_data(path: str | os.PathLike, read_yaml: Callable[[Path, str, str], Any], _chain: tuple[Path, ...] = ()) -> dict:
+    """The experiment keys of a config file with its ``base:`` chain merged in (plain data, not yet validated).
 
+    read_yaml: ``utils.config.read_yaml_file`` (path, what, example) -> parsed content, passed in so this module
+    needs nothing from utils.config, which calls it from ``load_config``."""
     path = Path(path)
     what = "base config" if _chain else "config file"
-    data = read_yaml_file(path, what, "configs/train_serial.yaml")
+    data = read_yaml(path, what, "configs/train_serial.yaml")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -58,4 +60,4 @@ def read_config_data(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> 
         raise UserError(f"{path}: '{BASE_KEY}: {base}' makes a cycle ({' -> '.join(p.name for p in chain + (base_path,))}); remove one base")
     if not base_path.is_file():
         raise UserError(f"{path}: base config '{base}' not found (looked for {base_path}); give a path relative to {path.parent}")
-    return deep_merge(read_config_data(base_path, chain), data)
+    return deep_merge(read_config_data(base_path, read_yaml, chain), data)
