@@ -23,7 +23,7 @@ import numpy as np
 
 from meta.evaluation import adaptation_curve, evaluation_demand, inits_for_tasks, plot_curves, summary_table
 from meta.tasks import MultiTaskSerialEnv, load_test_tasks
-from meta.training import random_init, train_meta
+from meta.training import random_init, save_meta_model, train_meta
 from utils.config import load_config
 from utils.metrics import confidence_interval
 
@@ -63,9 +63,13 @@ def main() -> None:
     parser.add_argument("--baselines", nargs="*", default=["pout_echelon", "echelon_base_stock"])
     parser.add_argument("--out", default="results/meta_adaptation")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every method's config")
+    parser.add_argument("--combine", nargs="+", metavar="CSV", help="only merge the curves.csv of earlier runs (other seeds) and report")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        report(*read_curves(args.combine), out)
+        return
     base = load_config("configs/meta_maml.yaml", args.set)
     tasks = load_test_tasks(base)
     updates = list(base.meta.eval_updates)
@@ -77,6 +81,7 @@ def main() -> None:
             path, extra = CONFIGS[method]
             config = load_config(path, extra + args.set + [f"seed={seed}"])
             model = train_meta(config, log=lambda s: None, write=False)
+            save_meta_model(model, out / f"{method}_seed{seed}.pt")  # to re-run the protocol with other settings
             times[(method, seed)] = model.train_seconds
             print(f"seed {seed} {method:<12} meta-training {model.train_seconds:7.0f} s  {model.meta_env_steps:,} env steps", flush=True)
             curves.setdefault(method, []).append(adaptation_curve(config, inits_for_tasks(model, tasks), tasks))
@@ -97,20 +102,43 @@ def main() -> None:
             for j, u in enumerate(updates):
                 rows.append(f"{method},{seed},{r % len(tasks)},{u},{c[r, j]:.2f}")
     (out / "curves.csv").write_text("method,seed,task,updates,cost\n" + "\n".join(rows) + "\n")
-    plot_curves(out / "curves.png", stacked, updates, f"Held-out tasks: {len(tasks)} tasks x {len(args.seeds)} seed(s)",
-                "configs/meta_*.yaml", base.meta.tasks.test_tasks_file)
+    report(stacked, updates, out)
+
+
+def read_curves(paths: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Curves of several curves.csv files: per method (seeds x tasks, updates); a method's tuned classic
+    rows (no seed) are taken once."""
+    import csv
+
+    cost: dict[tuple[str, str, int, int], float] = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                cost[(r["method"], r["seed"], int(r["task"]), int(r["updates"]))] = float(r["cost"])
+    updates = sorted({k[3] for k in cost})
+    stacked = {}
+    for method in dict.fromkeys(k[0] for k in cost):
+        runs = sorted({(k[1], k[2]) for k in cost if k[0] == method})
+        stacked[method] = np.array([[cost[(method, seed, task, u)] for u in updates] for seed, task in runs])
+    return stacked, updates
+
+
+def report(stacked: dict[str, np.ndarray], updates: list[int], out: Path) -> None:
+    """Table, paired differences to the multi-task initialisation, and the plot."""
+    plot_curves(out / "curves.png", stacked, updates, "Adaptation on the held-out tasks", "configs/meta_*.yaml",
+                "test_data/meta_test_tasks.yaml")
     print(summary_table(stacked, updates))
     if "multitask" in stacked:
         print("\npaired difference to the multi-task init (mean over tasks x seeds, 95% t-interval; negative = cheaper):")
         for method, c in stacked.items():
-            if method in ("multitask", "tuned classic (best per task)"):
+            if method in ("multitask", "tuned classic (best per task)") or c.shape != stacked["multitask"].shape:
                 continue
             cells = []
             for j in range(len(updates)):
                 m, h = confidence_interval(c[:, j] - stacked["multitask"][:, j])
                 cells.append(f"{updates[j]}: {m:,.0f} [{m - h:,.0f}, {m + h:,.0f}]")
             print(f"  {method:<14} " + "   ".join(cells))
-    print(f"\nwrote {out / 'curves.csv'} and {out / 'curves.png'}")
+    print(f"\nwrote {out / 'curves.png'}")
 
 
 if __name__ == "__main__":
