@@ -206,3 +206,17 @@ def check_capacity_feasible(net: np.ndarray, cap: np.ndarray, backlogging: bool)
             f"capacity cannot meet demand: cumulative capacity {np.cumsum(cap)[t]:g} is below cumulative "
             f"demand {np.cumsum(net)[t]:g} in period {t}; raise capacity or allow backlogging"
         )
+
+
+def prepare_capacitated(demand, setup_cost, holding_cost, capacity, backlog_cost, initial_inventory):
+    """Validated inputs of a (capacitated, backlogging) instance: (d, net, s, h, b, cap), all (T,).
+
+    ``b`` is None when backlogging is not allowed; ``cap`` is inf where there is no capacity. Raises
+    ``UserError`` when no plan can meet the demand within the capacities.
+    """
+    d, net, s, h = _prepare(demand, setup_cost, holding_cost, initial_inventory)
+    T = d.size
+    b = None if backlog_cost is None else as_period_values(backlog_cost, T, "backlog_cost")
+    cap = np.full(T, np.inf) if capacity is None else as_period_values(capacity, T, "capacity", allow_inf=True)
+    check_capacity_feasible(net, cap, b is not None)
+    return d, net, s, h, b, cap

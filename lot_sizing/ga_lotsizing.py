@@ -51,11 +51,8 @@ from lot_sizing.classic import classic_rule_setups
 from lot_sizing.core import (
     LotSizingPlan,
     PeriodValue,
-    as_demand,
-    as_period_values,
-    check_capacity_feasible,
-    net_demand,
     plan_cost,
+    prepare_capacitated,
 )
 from lot_sizing.setup_search import _local_descent, _Problem
 from utils.errors import UserError
@@ -132,14 +129,8 @@ def memetic_lot_sizing(
     cfg = config or GAConfig()
     cfg.validate()
     rng = rng if rng is not None else np.random.default_rng(cfg.seed)
-    d = as_demand(demand)
+    d, net, s, h, b, cap = prepare_capacitated(demand, setup_cost, holding_cost, capacity, backlog_cost, initial_inventory)
     T = d.size
-    s = as_period_values(setup_cost, T, "setup_cost")
-    h = as_period_values(holding_cost, T, "holding_cost")
-    b = None if backlog_cost is None else as_period_values(backlog_cost, T, "backlog_cost")
-    cap = np.full(T, np.inf) if capacity is None else as_period_values(capacity, T, "capacity", allow_inf=True)
-    net = net_demand(d, initial_inventory)
-    check_capacity_feasible(net, cap, b is not None)
     problem = _Problem(net, s, h, b, cap)
 
     P = cfg.population_size

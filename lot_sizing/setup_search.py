@@ -33,11 +33,8 @@ from lot_sizing.core import (
     _FEAS_TOL,
     LotSizingPlan,
     PeriodValue,
-    as_demand,
-    as_period_values,
-    check_capacity_feasible,
-    net_demand,
     plan_cost,
+    prepare_capacitated,
 )
 
 
@@ -241,14 +238,7 @@ def local_search_lot_sizing(
 
     Deterministic, no population: the GA without its genetic part, to show what that part adds.
     """
-    d = as_demand(demand)
-    T = d.size
-    s = as_period_values(setup_cost, T, "setup_cost")
-    h = as_period_values(holding_cost, T, "holding_cost")
-    b = None if backlog_cost is None else as_period_values(backlog_cost, T, "backlog_cost")
-    cap = np.full(T, np.inf) if capacity is None else as_period_values(capacity, T, "capacity", allow_inf=True)
-    net = net_demand(d, initial_inventory)
-    check_capacity_feasible(net, cap, b is not None)
+    d, net, s, h, b, cap = prepare_capacitated(demand, setup_cost, holding_cost, capacity, backlog_cost, initial_inventory)
     problem = _Problem(net, s, h, b, cap)
     starts = classic_rule_setups(d, s, h, initial_inventory)  # (5, T)
     lots, cost = problem.evaluate(starts)
