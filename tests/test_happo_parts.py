@@ -1,0 +1,94 @@
+"""HAPPO's building blocks on analytic cases: the batched actor group against each actor, GAE at a time
+limit, a termination and an episode boundary, and the value normaliser."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.centralized_critic import ValueNormalizer
+from agents.policy_networks import ActorGroup
+from agents.rollout_buffer import compute_gae
+
+
+# ----------------------------------------------------------------------------------------------
+# Actors
+# ----------------------------------------------------------------------------------------------
+def test_batched_actor_group_matches_each_actor_and_respects_the_action_space():
+    # agent 0: 3 choices and a padding dimension; agent 1: two dimensions of 2 choices (a network node)
+    nvec = np.array([[3, 1], [2, 2]])
+    group = ActorGroup(obs_dim=4, action_nvec=nvec, hidden_sizes=[8], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for actor in group.actors:  # a far-from-uniform policy, so frequencies are informative
+            actor.net[-1].weight.mul_(300.0)
+    obs = torch.randn(1, 2, 4, generator=torch.Generator().manual_seed(1)).expand(20000, 2, 4).contiguous()
+    stacked = group.log_probs_all(obs[:1])  # (1, N, D, K), evaluated for all agents in one bmm
+    for i, actor in enumerate(group.actors):
+        with torch.no_grad():
+            torch.testing.assert_close(stacked[:, i], actor.log_probs_all(obs[:1, i]), rtol=1e-6, atol=1e-6)
+    probs = stacked[0].exp()
+    assert probs[0, 0, 1] > 0.05 and probs[0, 0, 2] > 0.05 and probs[0, 0, :].max() < 0.95  # not degenerate
+    assert probs[0, 1].tolist() == [1.0, 0.0, 0.0] and probs[1, :, 2].tolist() == [0.0, 0.0]  # padding / masked
+
+    actions, log_prob = group.act(obs, deterministic=False, generator=torch.Generator().manual_seed(2))
+    assert actions.shape == (20000, 2, 2)
+    assert (actions < torch.from_numpy(nvec)).all() and (actions[:, 0, 1] == 0).all()
+    freq = torch.bincount(actions[:, 0, 0], minlength=3).double() / 20000
+    torch.testing.assert_close(freq, probs[0, 0].double(), rtol=0, atol=0.015)
+    with torch.no_grad():
+        lp, entropy = group.actors[1].log_prob_entropy(obs[:, 1], actions[:, 1])
+    torch.testing.assert_close(lp, log_prob[:, 1])
+    assert torch.isfinite(entropy).all()
+    greedy, _ = group.act(obs[:1], deterministic=True)
+    assert greedy[0].tolist() == stacked[0].argmax(-1).tolist()
+
+
+# ----------------------------------------------------------------------------------------------
+# GAE and value normalisation
+# ----------------------------------------------------------------------------------------------
+REWARDS = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).view(3, 1, 1)
+VALUES = torch.tensor([0.5, 0.4, 0.3], dtype=torch.float64).view(3, 1, 1)
+NEXT_VALUES = torch.tensor([0.4, 0.3, 0.9], dtype=torch.float64).view(3, 1, 1)
+NO = torch.zeros(3, 1, dtype=torch.bool)
+LAST = torch.tensor([[False], [False], [True]])
+
+
+def test_gae_truncation_bootstraps_from_the_final_state_value():
+    # gamma 0.9, lambda 0.8: deltas 0.86, 1.87, 3 + 0.9 * 0.9 - 0.3 = 3.51 (V(s_T) = 0.9 kept)
+    adv, ret = compute_gae(REWARDS, VALUES, NEXT_VALUES, NO, LAST, gamma=0.9, lam=0.8)
+    expected = [0.86 + 0.72 * (1.87 + 0.72 * 3.51), 1.87 + 0.72 * 3.51, 3.51]
+    assert adv.view(-1).tolist() == pytest.approx(expected, abs=1e-12)
+    assert ret.view(-1).tolist() == pytest.approx([e + v for e, v in zip(expected, [0.5, 0.4, 0.3])], abs=1e-12)
+
+
+def test_gae_termination_bootstraps_from_zero():
+    adv, _ = compute_gae(REWARDS, VALUES, NEXT_VALUES, LAST, NO, gamma=0.9, lam=0.8)
+    # last delta = 3 - 0.3 = 2.7: the 0.9 of V(s_T) is dropped
+    assert adv.view(-1).tolist() == pytest.approx([0.86 + 0.72 * (1.87 + 0.72 * 2.7), 1.87 + 0.72 * 2.7, 2.7], abs=1e-12)
+
+
+def test_gae_does_not_carry_advantages_across_an_episode_end():
+    truncated_mid = torch.tensor([[False], [True], [False]])
+    adv, _ = compute_gae(REWARDS, VALUES, NEXT_VALUES, NO, truncated_mid, gamma=0.9, lam=0.8)
+    # step 1 ends its episode: A_1 = delta_1 alone (still bootstrapped from V = 0.3); step 2 starts anew
+    assert adv.view(-1).tolist() == pytest.approx([0.86 + 0.72 * 1.87, 1.87, 3.51], abs=1e-12)
+
+
+def test_value_normalizer_matches_batch_statistics_and_round_trips():
+    rng = np.random.default_rng(0)
+    a = rng.normal(-3000.0, 400.0, size=(500, 3))
+    b = rng.normal(-2500.0, 900.0, size=(300, 3))
+    norm = ValueNormalizer(3)
+    norm.update(torch.from_numpy(a))
+    norm.update(torch.from_numpy(b))
+    both = np.concatenate([a, b])
+    np.testing.assert_allclose(norm.mean.numpy(), both.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.var.numpy(), both.var(0), rtol=1e-10)
+    x = torch.from_numpy(both)
+    z = norm.normalize(x)
+    np.testing.assert_allclose(z.mean(0).numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(0, unbiased=False).numpy(), 1.0, atol=1e-9)
+    np.testing.assert_allclose(norm.denormalize(z).numpy(), both, rtol=1e-12)
+    x32 = x.float()
+    # float32 keeps ~7 digits of the normalised value: the error is ~1e-7 * std (~1e3), not relative to x
+    assert torch.allclose(norm.denormalize(norm.normalize(x32)), x32, rtol=0, atol=1e-3)
