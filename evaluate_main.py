@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from agents.baselines import POLICIES, DemandSummary, explicit_params, make_baseline, policy_names, tune, tuning_demand
-from agents.rollout import LearnedPolicy, rollout
+from agents.rollout import rollout
 from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from envs import make_env
 from lot_sizing.hybrid_planner import check_backend
@@ -131,15 +131,9 @@ def learned_policy(path: str, env: Any, sample_actions: bool = False, model: tup
             f"model file '{path}' expects observations of size {trained_env.obs_dim} but the env gives {env.obs_dim}; "
             "use the observation options (env.obs_*) the model was trained with"
         )
-    name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
-    learned = LearnedPolicy(policy, name, deterministic=not sample_actions)
-    if trained.residual.enabled:  # the model's actions correct the rule it was trained with (stored in the model)
-        if not trained.residual.params:
-            raise UserError(f"model file '{path}' has a residual action but no rule parameters; train it with train_main.py")
-        from agents.residual_action import ResidualPolicy, RuleCorrection
+    from agents.experiment import trained_policy  # torch only when a model is evaluated
 
-        return ResidualPolicy(learned, RuleCorrection(trained.residual, env))
-    return learned
+    return trained_policy(policy, trained, env, sample_actions=sample_actions, planner=False)
 
 
 def tuning_set(config: ExperimentConfig, bcfg: BaselinesConfig, eval_dir: str, eval_demand: np.ndarray, n_streams: int):

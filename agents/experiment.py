@@ -37,18 +37,23 @@ from utils.provenance import provenance, write_provenance
 CURVE_COLUMNS = ("iteration", "env_steps", "wall_time", "train_cost", "eval_cost", "best_eval_cost")
 
 
-def trained_policy(policy: Any, trained: ExperimentConfig, env: Any) -> Any:
+def trained_policy(
+    policy: Any, trained: ExperimentConfig, env: Any, sample_actions: bool = False, planner: bool = True
+) -> Any:
     """A trained policy on the plain env (baseline interface), with the rule or planner it was trained with.
 
     policy: ``agents.happo_agent.HAPPOPolicy``; trained: the config it was trained with; env: the env it acts on.
     A correction policy acts through its rule (``ResidualPolicy``), a planner-trained one through its planner
-    (``PlannedPolicy``), so orders, costs and every metric are those of the orders placed."""
-    learned = LearnedPolicy(policy, trained.train.algorithm)
+    (``PlannedPolicy``), so orders, costs and every metric are those of the orders placed. sample_actions:
+    act by sampling instead of greedily (the training-time behaviour); planner=False leaves the planner to
+    the caller (``evaluate_main.py`` applies the one its --planner options choose)."""
+    name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
+    learned = LearnedPolicy(policy, name, deterministic=not sample_actions)
     if trained.residual.enabled:
         if not trained.residual.params:
             raise UserError("the model has a residual action but no rule parameters; train it with train_main.py")
         return ResidualPolicy(learned, RuleCorrection(trained.residual, env))
-    if trained.planner.enabled:
+    if planner and trained.planner.enabled:
         return PlannedPolicy(learned, OrderPlanner(trained.planner, env))
     return learned
 
