@@ -56,7 +56,7 @@ def test_all_baselines_are_tuned_off_sample_and_never_beat_the_bound(monkeypatch
     assert set(rows) == {
         "installation_base_stock", "echelon_base_stock", "s_S", "forecast_echelon", "forecast_base_stock", "pass_through",
         "constant_order", "forecast_echelon_proportional", "forecast_installation_proportional", "pout_echelon_static",
-        "pout_echelon", "pout_installation_static", "pout_installation",
+        "pout_echelon", "pout_installation_static", "pout_installation", "forecast_s_S",
     }
     for name, row in rows.items():
         assert (bound <= np.array(row["episode_cost"]) + 1e-6).all(), name

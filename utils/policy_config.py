@@ -55,3 +55,4 @@ class BaselinesConfig:
     pout_echelon_static: list[float] = field(default_factory=list)  # alpha, S per stage, T per stage (constant echelon levels)
     pout_installation: list[float] = field(default_factory=list)  # alpha, [mu_0,] k per stage / node and supplier, T per stage / node
     pout_installation_static: list[float] = field(default_factory=list)  # alpha, [mu_0,] S per stage / node and supplier, T per stage / node
+    forecast_s_S: list[float] = field(default_factory=list)  # alpha, [mu_0,] a per node, b per node: (s, S) with s = a * own smoothed demand, S = s + b * it

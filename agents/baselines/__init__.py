@@ -24,14 +24,15 @@ serial chain and on any DAG the graph describes; only the echelon families ask f
   (``ProportionalOrderUpTo``, POUT, Disney & Towill 2003): q_i = clip(round(mu + (S_i - position_i - mu) / T_i), 0, cap),
   mu an exponentially smoothed demand, T_i >= 1 a smoothing time (T_i = 1 is base-stock), in the families
   ``forecast_echelon_proportional``, ``forecast_installation_proportional``, ``pout_echelon``,
-  ``pout_echelon_static`` (echelon ones on a chain), ``pout_installation``, ``pout_installation_static``
+  ``pout_echelon_static`` (echelon ones on a chain), ``pout_installation``, ``pout_installation_static``;
+  ``forecast_s_S`` (one supplier per node): (s, S) with s_i = a_i mu_i and S_i = s_i + b_i mu_i on the own smoothed demand
 """
 from __future__ import annotations
 
 from agents.baselines.common import DemandSummary, ParamPolicy, ParamSpace, multi_index_orders
 from agents.baselines.forecast import (
     ForecastBaseStock, ForecastEchelonBaseStock, ForecastEchelonProportional, ForecastInstallationProportional,
-    POUTEchelon, POUTEchelonStatic, POUTInstallation, POUTInstallationStatic, ProportionalOrderUpTo,
+    ForecastSS, POUTEchelon, POUTEchelonStatic, POUTInstallation, POUTInstallationStatic, ProportionalOrderUpTo,
 )
 from agents.baselines.policies import ConstantOrder, EchelonBaseStock, InstallationBaseStock, PassThrough, SSPolicy
 from agents.baselines.registry import POLICIES, explicit_params, make_baseline, policy_names
@@ -42,6 +43,7 @@ from utils.config import BaselinesConfig
 __all__ = [
     "BaselinesConfig", "BatchedPolicy", "ConstantOrder", "DemandSummary", "EchelonBaseStock",
     "ForecastBaseStock", "ForecastEchelonBaseStock", "ForecastEchelonProportional", "ForecastInstallationProportional",
+    "ForecastSS",
     "InstallationBaseStock", "LearnedPolicy", "POLICIES", "POUTEchelon",
     "POUTEchelonStatic", "POUTInstallation", "POUTInstallationStatic", "ParamPolicy", "ParamSpace", "PassThrough",
     "ProportionalOrderUpTo", "SSPolicy", "TuneResult", "candidate_costs", "coordinate_search", "explicit_params",

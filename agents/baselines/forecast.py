@@ -283,3 +283,52 @@ class POUTInstallation(ProportionalOrderUpTo):
     echelon, proportional, smoothed = False, True, True
 
 
+
+
+class ForecastSS(ProportionalOrderUpTo):
+    """(s, S) whose levels follow each node's own smoothed demand (one supplier per node).
+
+    With mu_i(t) the smoothed demand node i sees (as ``forecast_installation_proportional``), a reorder point
+    s_i(t) = a_i mu_i(t) and an order-up-to level S_i(t) = s_i(t) + b_i mu_i(t) in periods of demand, on the
+    installation position IP_i: order clip(round(S_i(t) - IP_i), 0, cap) when IP_i <= s_i(t), else nothing.
+    b_i >= 0 keeps S >= s; b_i mu is the batch a fixed order cost buys, and it grows with the demand level the way
+    the economic order quantity does with demand (that one as its square root). alpha = 0 is the static ``s_S``
+    with levels a_i mu(0) and (a_i + b_i) mu(0).
+
+    params: alpha, [mu_0 where the env shows no demand at reset], a per node, b per node.
+    """
+
+    name = "forecast_s_S"
+    requires = "single_supplier"
+    echelon, proportional, smoothed = False, True, False
+
+    @classmethod
+    def _layout(cls, env: Any) -> tuple[int, int, int]:
+        """Two levels per node (a block, then b block), no smoothing times."""
+        return 2 * env.n_agents, 0, 1 if env.reset_shows_demand else 2
+
+    @classmethod
+    def param_space(cls, env: Any, demand: DemandSummary) -> ParamSpace:
+        cls.check_graph(env)
+        space = ForecastInstallationProportional.param_space(env, demand)  # alpha, [mu_0], k grid per node
+        n_head = len(space.names) - env.n_agents
+        cover = env.graph.node_lead + 1.0  # (N,) periods a reorder point covers
+        # batches up to two order caps or the reorder point's own reach, in quarter periods
+        b_reach = np.maximum(2 * node_caps(env.graph) / max(demand.mean, 1.0), cover)
+        b_values = [np.arange(0.0, math.ceil(4 * r) / 4 + 0.125, 0.25) for r in b_reach]
+        names = space.names[:n_head] + [f"a[{n}]" for n in env.agent_names] + [f"b[{n}]" for n in env.agent_names]
+        start = np.concatenate([space.start[:n_head], cover, np.ones(env.n_agents)])
+        return ParamSpace(names, space.values + b_values, start)
+
+    def act(self, obs: np.ndarray, env: Any) -> np.ndarray:
+        self.check_graph(env)
+        alpha, levels, _ = self._split(self.batch_params(env.n_envs), env)  # (B,), (B, 2N)
+        if (levels < 0).any():
+            raise UserError(f"baseline '{self.name}': the factors a_i and b_i must be >= 0 (b_i >= 0 keeps S >= s)")
+        self._update_forecast(env, alpha)
+        N = env.n_agents
+        s = levels[:, :N] * self.mu  # (B, N)
+        S = s + levels[:, N:] * self.mu
+        position = env.inventory_position()
+        q = self.order_up_to(S, position, node_caps(env.graph))
+        return np.where(position <= s, q, 0)[:, :, None]

@@ -6,7 +6,7 @@ import numpy as np
 
 from agents.baselines.forecast import (
     ForecastBaseStock, ForecastEchelonBaseStock, ForecastEchelonProportional, ForecastInstallationProportional,
-    POUTEchelon, POUTEchelonStatic, POUTInstallation, POUTInstallationStatic,
+    ForecastSS, POUTEchelon, POUTEchelonStatic, POUTInstallation, POUTInstallationStatic,
 )
 from agents.baselines.policies import ConstantOrder, EchelonBaseStock, InstallationBaseStock, PassThrough, SSPolicy
 from agents.rollout import BatchedPolicy
@@ -18,7 +18,7 @@ from utils.registry import Registry
 #: every classic policy by name, in the order tables list them
 POLICIES: Registry[type] = Registry("baseline")
 for _cls in (
-    InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastEchelonBaseStock, ForecastBaseStock,
+    InstallationBaseStock, EchelonBaseStock, SSPolicy, ForecastSS, ForecastEchelonBaseStock, ForecastBaseStock,
     ForecastEchelonProportional, ForecastInstallationProportional, POUTEchelonStatic, POUTEchelon,
     POUTInstallationStatic, POUTInstallation, PassThrough, ConstantOrder,
 ):
@@ -50,6 +50,7 @@ def explicit_params(name: str, config: BaselinesConfig, n_params: int) -> np.nda
         "pout_echelon_static": config.pout_echelon_static,
         "pout_installation": config.pout_installation,
         "pout_installation_static": config.pout_installation_static,
+        "forecast_s_S": config.forecast_s_S,
     }.get(name, [])
     if n_params == 0:
         return np.zeros(0)
