@@ -49,6 +49,7 @@ def test_tuned_forecast_s_S_is_no_worse_than_tuned_s_S_on_merton_paths_with_a_fi
     assert adaptive.param_names == ["alpha", "a[retailer]", "a[stage_1]", "a[stage_2]", "b[retailer]", "b[stage_1]", "b[stage_2]"]
     assert adaptive.mean_cost <= static.mean_cost
     assert adaptive.params[0] > 0  # the win comes from following the demand, not from a finer static grid
+    assert (adaptive.params[4:] >= 1).all()  # and it batches: every stage orders a period's demand or more past s
 
 
 def test_forecast_s_S_parameters_network_and_bad_input():
