@@ -245,8 +245,9 @@ def main() -> int:
                         help="override a config key (section.key=value) or a baseline setting (baselines.key=value)")
     parser.add_argument("--output_json", help="write every number of the table and the per-file costs here")
     parser.add_argument("--plots", help="folder for PNG plots (trajectories, bullwhip, cost bars, training curves)")
-    parser.add_argument("--planner", metavar="NAME", help="re-time the trained policy's orders with the hybrid planner: "
-                        "wagner_whitin, silver_meal, ga or dalsa (needs --model_path)")
+    parser.add_argument("--planner", metavar="NAME", help="place the trained policy's orders through the hybrid planner with this back end "
+                        "(needs --model_path): exact or ga in the default net_requirements mode; wagner_whitin, "
+                        "silver_meal, ga or dalsa with --set planner.mode=retime")
     parser.add_argument("--planner_config", help="YAML of planner settings (keys of the planner: section), e.g. configs/heuristics.yaml")
     args = parser.parse_args()
 
