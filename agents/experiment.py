@@ -70,9 +70,9 @@ def test_demand(config: ExperimentConfig, n_streams: int) -> tuple[np.ndarray, l
     return folder.demand[:, : config.env.episode_length], folder.names
 
 
-def evaluate_checkpoint(path: str | os.PathLike, demand: np.ndarray, seed: int) -> dict:
-    """Every metric (``utils.metrics.summarize``) of the policy in `path` on demand (B, T, S), env seeded with seed."""
-    policy, trained = load_policy(path)
+def evaluate_trained(policy: Any, trained: ExperimentConfig, demand: np.ndarray, seed: int) -> dict:
+    """Every metric (``utils.metrics.summarize``) of a trained policy (``load_policy``'s pair) on demand
+    (B, T, S), on the env it was trained for, seeded with seed."""
     env = make_env(trained.env, n_envs=demand.shape[0])
     return summarize(rollout(trained_policy(policy, trained, env), env, demand, seed=seed))
 
@@ -108,12 +108,12 @@ def run_experiment(
         if not best.is_file():  # train() keeps no policy whose validation cost was never finite
             raise UserError(f"run {run_dir} never had a finite validation cost, so it has no best.pt to evaluate; "
                             "check the config's costs and step sizes")
-        _, resolved = load_policy(best)
+        policy, resolved = load_policy(best)
         n_streams = make_env(resolved.env, n_envs=1).n_streams
         val = validation_demand(resolved.demand, resolved.env.episode_length, n_streams)  # (n_val, T, S)
-        validation = evaluate_checkpoint(best, val, seed=resolved.demand.validation_seed)
+        validation = evaluate_trained(policy, resolved, val, seed=resolved.demand.validation_seed)
         test, names = test_demand(resolved, n_streams)
-        tested = evaluate_checkpoint(best, test, seed=resolved.seed)
+        tested = evaluate_trained(policy, resolved, test, seed=resolved.seed)
         log(f"{resolved.name} seed {resolved.seed}: best validation cost {validation['cost_mean']:,.1f}, "
             f"test cost {tested['cost_mean']:,.1f} ± {tested['cost_ci95']:,.1f} ({len(names)} files of {resolved.demand.test_dir})")
     curve = learning_curve(run_dir / "metrics.csv")

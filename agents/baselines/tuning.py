@@ -128,7 +128,6 @@ def tune(
             except (ValueError, TypeError, KeyError):
                 pass  # a damaged entry is searched again and rewritten
         result = tune(name, env_config, demand, max_sweeps, seed, log=log)
-        path.parent.mkdir(parents=True, exist_ok=True)
         stored = dict(dataclasses.asdict(result), params=result.params.tolist())
         del stored["cached"]
         write_text_atomic(path, json.dumps(stored, indent=1))
