@@ -54,12 +54,17 @@ def ppo_actor_update(
     weighted_adv = factor * advantages  # (M,)
     parameters = list(actor.parameters())
     step_stats = []  # per minibatch step: policy loss, entropy, approx KL, clip fraction, as a (4,) tensor
+    kl_stop = 1.5 * cfg.target_kl  # 0: never stop early
+    stopped = False
     for _ in range(cfg.ppo_epochs):
         for idx in minibatch_indices(obs.shape[0], cfg.n_minibatches, generator):
             # index_select gathers the same rows as obs[idx], several times faster than advanced indexing
             log_prob, entropy = actor.log_prob_entropy(obs.index_select(0, idx), actions.index_select(0, idx))
             log_ratio = log_prob - old_log_prob.index_select(0, idx)
             ratio = log_ratio.exp()
+            if kl_stop > 0 and float(((ratio - 1) - log_ratio).detach().mean()) > kl_stop:
+                stopped = True  # this agent has moved far enough from the policy that collected the batch
+                break
             adv = weighted_adv.index_select(0, idx)
             surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
             policy_loss = -surrogate.mean()
@@ -73,10 +78,14 @@ def ppo_actor_update(
                 kl = ((ratio - 1) - log_ratio).mean()  # Schulman's unbiased KL estimate
                 clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
                 step_stats.append(torch.stack([policy_loss, entropy_mean, kl, clip_frac]))
+        if stopped:
+            break
     # one conversion at the end instead of four .item() per step; averaged in Python floats, step by step
     rows = torch.stack(step_stats).tolist()  # (steps, 4)
     names = ("policy_loss", "entropy", "approx_kl", "clip_frac")
-    return {name: sum(row[j] for row in rows) / len(rows) for j, name in enumerate(names)}
+    stats = {name: sum(row[j] for row in rows) / len(rows) for j, name in enumerate(names)}
+    stats["update_steps"] = float(len(rows))  # minibatch steps taken: ppo_epochs * n_minibatches unless the KL stop ended them
+    return stats
 
 
 def clipped_value_loss(

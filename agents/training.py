@@ -43,7 +43,7 @@ from utils.plot_tools import plot_training_curves, save_figure
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
 METRIC_COLUMNS = [
     "iteration", "env_steps", "wall_time", "steps_per_s", "train_cost", "eval_cost", "best_eval_cost",
-    "policy_loss", "entropy", "approx_kl", "clip_frac", "m_mean", "m_max", "critic_loss", "explained_variance",
+    "policy_loss", "entropy", "approx_kl", "clip_frac", "update_steps", "m_mean", "m_max", "critic_loss", "explained_variance",
     "rollout_time", "update_time", "lr_fraction",
 ]
 

@@ -228,9 +228,14 @@ def test_ippo_critic_sees_only_each_agents_own_observation():
 # ----------------------------------------------------------------------------------------------
 # One agent: HAPPO is PPO
 # ----------------------------------------------------------------------------------------------
-def test_single_agent_happo_update_is_a_plain_ppo_update():
+@pytest.mark.parametrize("target_kl", [0.0, 0.55])
+def test_single_agent_happo_update_is_a_plain_ppo_update(target_kl):
+    # target_kl 0.55: the textbook early stop (the minibatch's KL estimate before its step, above 1.5 x 0.55) ends the
+    # epochs after 7 of the 12 steps (a stop at 1.0 x target_kl would come one step earlier); 0: all 12 steps
     env = OneShotGameEnv(np.array([1.0, 0.0, 3.0, -2.0]), n_envs=64, obs_dim=3)
-    cfg = make_config("seed=2", "train.lr_actor=0.01", "train.ppo_epochs=3", "train.n_minibatches=4")
+    cfg = make_config(
+        "seed=2", "train.lr_actor=0.01", "train.ppo_epochs=3", "train.n_minibatches=4", f"train.target_kl={target_kl}"
+    )
     trainer = HAPPOTrainer(cfg, env)
     trainer.collect_rollout()
     batch = trainer.buffer.batch(cfg.train.gamma, cfg.train.gae_lambda)
@@ -246,22 +251,31 @@ def test_single_agent_happo_update_is_a_plain_ppo_update():
     with torch.no_grad():
         old = torch.distributions.Categorical(logits=actor.net(obs)).log_prob(actions)
     size = math.ceil(len(adv) / cfg.train.n_minibatches)
+    steps, stop = 0, False
     for _ in range(cfg.train.ppo_epochs):
         perm = torch.randperm(len(adv), generator=generator)
         for i in range(0, len(adv), size):
             idx = perm[i : i + size]
             dist = torch.distributions.Categorical(logits=actor.net(obs[idx]))
             ratio = torch.exp(dist.log_prob(actions[idx]) - old[idx])
+            stop = target_kl > 0 and float((ratio - 1 - ratio.log()).detach().mean()) > 1.5 * target_kl
+            if stop:
+                break
+            steps += 1
             clipped = torch.clamp(ratio, 1 - cfg.train.clip_eps, 1 + cfg.train.clip_eps)
             loss = -torch.min(ratio * adv[idx], clipped * adv[idx]).mean() - cfg.train.entropy_coef * dist.entropy().mean()
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(actor.parameters(), cfg.train.max_grad_norm)
             optimizer.step()
+        if stop:
+            break
+    assert (steps < 12) == (target_kl > 0)  # the stop did end the update early
 
     initial = [p.detach().clone() for p in trainer.actors.actors[0].parameters()]
     stats = trainer.update(batch)
     assert stats["m_mean"] == 1.0 and stats["m_max"] == 1.0
+    assert stats["update_steps"] == steps
     assert not torch.equal(initial[-1], trainer.actors.actors[0].net[-1].bias)  # the update did move the policy
     for p_happo, p_ppo in zip(trainer.actors.actors[0].parameters(), actor.parameters()):
         torch.testing.assert_close(p_happo, p_ppo, rtol=1e-5, atol=1e-6)

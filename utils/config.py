@@ -142,6 +142,7 @@ class TrainConfig:
     n_minibatches: int = 4  # minibatches per pass
     entropy_coef: float = 0.01  # weight of the entropy bonus
     max_grad_norm: float = 10.0  # gradient-norm clip
+    target_kl: float = 0.0  # stop an agent's epochs once its approximate KL from the rollout policy passes 1.5x this (0 = never; PPO's clip alone then bounds the step)
     value_clip: float = 0.2  # clip of the value change per update (normalised units)
     huber_delta: float = 10.0  # Huber loss threshold of the critic
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths of actors and critic
