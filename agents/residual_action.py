@@ -141,8 +141,10 @@ class ResidualPolicy:
 def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> ExperimentConfig:
     """The config with the rule's parameters filled in: tuned on training-generator paths when not given.
 
-    A no-op when ``residual`` is off or its parameters are given. The tuning is deterministic
-    (``residual.tune_seed``), and its result is written into the returned config, which the run saves.
+    A no-op when ``residual`` is off or its parameters are given. The rule is tuned on ``residual.tune_paths``
+    paths seeded by ``residual.tune_seed``, with the search settings of the ``baselines:`` section
+    (``max_sweeps``, ``cache_dir``), as every baseline is. The tuning is deterministic, and its result is
+    written into the returned config, which the run saves.
     """
     res = config.residual
     if not res.enabled:
@@ -155,9 +157,10 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
         )
     if res.params:
         return config
+    # the paths and their seed are the residual section's own; the search settings are the baselines: section's
     bcfg = BaselinesConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
     demand = tuning_demand(config, bcfg, n_streams)  # (M, T, S)
-    result = tune(res.policy, config.env, demand, bcfg.max_sweeps, res.tune_seed, config.baselines.cache_dir or None)
+    result = tune(res.policy, config.env, demand, config.baselines.max_sweeps, res.tune_seed, config.baselines.cache_dir or None)
     how = "read from the tuning cache" if result.cached else f"in {result.seconds:.0f} s"
     log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths ({how}): "
         f"mean cost {result.mean_cost:,.1f}, params {np.round(result.params, 3).tolist()}")

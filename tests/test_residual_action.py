@@ -114,6 +114,17 @@ def test_resolve_rule_tunes_once_and_deterministically():
         resolve_rule(bad, 1)
 
 
+def test_resolve_rule_searches_with_the_baselines_settings():
+    """The rule's search stops after baselines.max_sweeps sweeps, as every baseline's does: one sweep on these
+    paths stops at another point than the default 40 (the values of agents.baselines.tune with 1 and 40)."""
+    config = serial_config()
+    config = dataclasses.replace(config, residual=dataclasses.replace(config.residual, params=[], tune_paths=4))
+    one_sweep = apply_overrides(config, ["baselines.max_sweeps=1", "baselines.cache_dir="])
+    assert resolve_rule(one_sweep, 1, log=lambda _: None).residual.params == [0.05, 7.0, 9.0, 11.0]
+    default = apply_overrides(config, ["baselines.cache_dir="])
+    assert resolve_rule(default, 1, log=lambda _: None).residual.params == [0.05, 3.0, 4.0, 3.0]
+
+
 def test_residual_config_is_validated():
     with pytest.raises(UserError, match="residual.width"):
         apply_overrides(ExperimentConfig(), ["residual.width=0"])

@@ -36,8 +36,8 @@ class BaselinesConfig:
     tune_seed: int = 777_000  # seed of those paths (distinct from training, validation and test seeds)
     in_sample: bool = False  # tune on the evaluation files themselves (the paper's protocol); rows get labelled in-sample
     tune_dir: str = ""  # tune on the files of this folder instead of the training generator (rows name the folder)
-    max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs)
-    cache_dir: str = "results/tuning_cache"  # tuned parameters kept here and reused for identical inputs ("" = always search)
+    max_sweeps: int = 40  # cap on coordinate-search sweeps over all parameters (each sweep is a few batched runs); also the residual rule's
+    cache_dir: str = "results/tuning_cache"  # tuned parameters kept here and reused for identical inputs ("" = always search); also the residual rule's
     installation_levels: list[float] = field(default_factory=list)  # S_i per stage (serial) or per node and supplier (network)
     echelon_levels: list[float] = field(default_factory=list)  # echelon S_i per stage (chains only)
     reorder_points: list[float] = field(default_factory=list)  # s_i of the (s, S) policy per node (one supplier per node)
