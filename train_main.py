@@ -32,12 +32,13 @@ from pathlib import Path
 from agents.experiment import run_experiment
 from agents.happo_agent import read_checkpoint
 from agents.training import TrainResult, train  # noqa: F401  (importable from here, as before)
-from utils.config import apply_overrides, config_from_dict, config_to_dict, load_config
+from utils.config import apply_overrides, config_to_dict, load_config
 from utils.errors import UserError, run_cli
 from utils.logger import configure
 from utils.meta_config import META_ALGORITHMS
 from utils.sweep import parse_seeds, sweep_main
-from utils.validation import resume_changes, upgrade_stored_config
+from utils.stored_config import stored_config
+from utils.validation import resume_changes
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (run_dir / "last.pt").is_file():
             raise UserError(f"--resume: '{run_dir}' holds no last.pt, so it is not a run folder of train_main.py; start a new run")
         data = read_checkpoint(run_dir / "last.pt")
-        stored = config_from_dict(upgrade_stored_config(data["config"]), f"{run_dir}/last.pt (stored config)")
+        stored = stored_config(data, run_dir / "last.pt")
         # --config (if given) and --set must describe the same run; only changes that cannot invalidate it pass
         given = load_config(args.config, overrides) if args.config else apply_overrides(stored, overrides) if overrides else stored
         source = f"--resume {run_dir}" + (f" with --config {args.config}" if args.config else "")

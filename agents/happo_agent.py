@@ -37,11 +37,11 @@ from agents.ppo_updates import (  # noqa: F401  (n_iterations, ppo_actor_update:
 )
 from agents.rollout import LearnedPolicy, rollout
 from agents.rollout_buffer import Batch, RolloutBuffer
-from utils.config import ExperimentConfig, config_from_dict, config_to_dict
+from utils.config import ExperimentConfig, config_to_dict
 from utils.errors import UserError
 from utils.files import atomic_write
 from utils.registry import Registry
-from utils.validation import upgrade_stored_config
+from utils.stored_config import stored_config
 
 @dataclass(frozen=True)
 class Algorithm:
@@ -337,7 +337,7 @@ def load_policy(path: str | os.PathLike) -> tuple[HAPPOPolicy, ExperimentConfig]
     """The policy stored in a checkpoint and the config it was trained with."""
     data = read_checkpoint(path)
     try:
-        config = config_from_dict(upgrade_stored_config(data["config"]), f"{path} (stored config)")
+        config = stored_config(data, path)
         nvec = data["action_nvec"].numpy()
         actors = ActorGroup(int(data["obs_dim"]), nvec, config.train.hidden_sizes, torch.Generator().manual_seed(0))
         actors.load_state_dict(data["actors"])

@@ -29,11 +29,11 @@ from meta.hierarchical_metalearning import SoftClustering, draw_assignment, fit_
 from meta.maml import MetaLearner, meta_env_steps_per_iteration
 from meta.rollouts import Params, actor_params
 from meta.tasks import MultiTaskSerialEnv, held_out_tasks, sample_training_tasks
-from utils.config import ExperimentConfig, config_from_dict, config_to_dict, save_config
+from utils.config import ExperimentConfig, config_to_dict, save_config
 from utils.errors import UserError
 from utils.files import atomic_write
 from utils.meta_config import META_ALGORITHMS
-from utils.validation import upgrade_stored_config
+from utils.stored_config import stored_config
 
 #: written into every meta model file; loading refuses files without it
 META_FORMAT = "inventory-meta-v1"
@@ -172,7 +172,7 @@ def load_meta_model(path: str | Path) -> MetaModel:
         read_checkpoint(path)  # raises the library's one-line message for a missing or unreadable file
     if not isinstance(data, dict) or data.get("format") != META_FORMAT:
         raise UserError(f"model file '{path}' is not a meta-learned model (format {META_FORMAT}); train one with a configs/meta_*.yaml config")
-    config = config_from_dict(upgrade_stored_config(data["config"]), f"{path} (stored config)")
+    config = stored_config(data, path)
     clustering = SoftClustering.from_tensors(data["clustering"]) if data["clustering"] else None
     return MetaModel(config, list(data["inits"]), clustering, int(data["obs_dim"]), data["action_nvec"].numpy(),
                      int(data["meta_env_steps"]), float(data["train_seconds"]))

@@ -91,12 +91,15 @@ def test_invalid_yaml_is_one_line(tmp_path: Path):
 
 def test_a_config_stored_before_a_key_rename_still_loads_but_a_users_yaml_is_told_the_new_name():
     from utils.config import config_to_dict
-    from utils.validation import upgrade_stored_config
+    from utils.stored_config import stored_config, upgrade_stored_config
 
     stored = config_to_dict(apply_overrides(ExperimentConfig(), ["planner.fixed_order_cost=7.5"]))
     stored["planner"]["setup_cost"] = stored["planner"].pop("fixed_order_cost")  # as model files of older versions hold it
     upgraded = upgrade_stored_config(stored)
     assert config_from_dict(upgraded, "old model").planner.fixed_order_cost == 7.5
+    assert stored_config({"config": stored}, "old.pt").planner.fixed_order_cost == 7.5  # what every model file reader calls
+    with pytest.raises(UserError, match="'old.pt' holds no stored config"):
+        stored_config({}, "old.pt")
     assert "setup_cost" in stored["planner"]  # the caller's data is not changed
     with pytest.raises(UserError, match="unknown key 'planner.setup_cost'.*fixed_order_cost"):
         config_from_dict(stored, "user.yaml")

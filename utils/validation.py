@@ -258,25 +258,3 @@ def resume_changes(stored: dict, given: dict, source: str) -> dict[str, list]:
         )
     return changes
 
-
-# ----------------------------------------------------------------------------------------------
-# Configs stored by older versions
-# ----------------------------------------------------------------------------------------------
-#: (section, old key) -> new key, for configs stored in model files and run folders by older versions
-RENAMED_KEYS = {("planner", "setup_cost"): "fixed_order_cost"}
-
-
-def upgrade_stored_config(data: Any) -> Any:
-    """A stored config with keys renamed since it was written, so older model files stay loadable.
-
-    Only for configs the library wrote itself (model files, last.pt): a user's YAML with an old key gets the
-    unknown-key error that names the current keys.
-    """
-    if not isinstance(data, dict):
-        return data
-    data = {section: dict(values) if isinstance(values, dict) else values for section, values in data.items()}
-    for (section, old), new in RENAMED_KEYS.items():
-        values = data.get(section)
-        if isinstance(values, dict) and old in values and new not in values:
-            values[new] = values.pop(old)
-    return data
