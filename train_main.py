@@ -31,14 +31,13 @@ from pathlib import Path
 
 from agents.experiment import run_experiment
 from agents.happo_agent import read_checkpoint
-from agents.training import TrainResult, train  # noqa: F401  (importable from here, as before)
-from utils.config import apply_overrides, config_to_dict, load_config
+from agents.training import TrainResult, resume_config, train  # noqa: F401  (TrainResult, train: importable from here, as before)
+from utils.config import apply_overrides, load_config
 from utils.errors import UserError, run_cli
 from utils.logger import configure
 from utils.meta_config import META_ALGORITHMS
 from utils.sweep import parse_seeds, sweep_main
 from utils.stored_config import stored_config
-from utils.validation import resume_changes
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,13 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--resume: run folder '{run_dir}' {problem}; give a folder train_main.py wrote (it holds last.pt)")
         if not (run_dir / "last.pt").is_file():
             raise UserError(f"--resume: '{run_dir}' holds no last.pt, so it is not a run folder of train_main.py; start a new run")
-        data = read_checkpoint(run_dir / "last.pt")
-        stored = stored_config(data, run_dir / "last.pt")
+        stored = stored_config(read_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
         # --config (if given) and --set must describe the same run; only changes that cannot invalidate it pass
         given = load_config(args.config, overrides) if args.config else apply_overrides(stored, overrides) if overrides else stored
         source = f"--resume {run_dir}" + (f" with --config {args.config}" if args.config else "")
-        changes = resume_changes(config_to_dict(stored), config_to_dict(given), source)
-        config = apply_overrides(stored, [f"{k}={after}" for k, (_, after) in changes.items()]) if changes else stored
+        config, changes = resume_config(stored, given, source)
         run_experiment(config, run_dir=run_dir, resume=True, changes=changes)
         return 0
     if not args.config:

@@ -33,12 +33,13 @@ from agents.happo_agent import HAPPOTrainer, evaluate_policy, read_checkpoint, s
 from agents.planner_wrapper import with_planner
 from agents.residual_action import resolve_rule, start_from_rule, with_residual
 from envs import make_env
-from utils.config import ExperimentConfig, save_config
+from utils.config import ExperimentConfig, apply_overrides, config_to_dict, save_config
 from utils.data_loader import validation_demand
 from utils.errors import UserError
 from utils.files import atomic_write, check_output_dir, folder_lock, remove_stale_temporaries, write_text_atomic
 from utils.logger import Progress, format_duration, info, log_file
 from utils.plot_tools import plot_training_curves, save_figure
+from utils.validation import resume_changes
 
 #: columns of metrics.csv; eval_cost is empty in iterations without an evaluation
 METRIC_COLUMNS = [
@@ -55,7 +56,7 @@ class TrainResult:
     run_dir: Path  # the run folder
     best_eval_cost: float  # lowest validation mean cost per episode seen
     last_eval_cost: float  # validation mean cost per episode of the final policy
-    first_eval_cost: float  # validation cost of the untrained policy (nan when resumed)
+    first_eval_cost: float  # validation cost of the untrained policy (read back from metrics.csv when resumed)
     trainer: HAPPOTrainer  # the trainer in its final state
 
 
@@ -127,6 +128,19 @@ def read_metrics(path: Path, up_to_iteration: int) -> list[dict]:
         return [row for row in csv.DictReader(f) if int(row["iteration"]) <= up_to_iteration]
 
 
+def resume_config(stored: ExperimentConfig, given: ExperimentConfig, source: str) -> tuple[ExperimentConfig, dict[str, list]]:
+    """The config a resume continues with, and what it changes ({key: [before, after]}).
+
+    stored: the config in the run's last.pt; given: the config the caller asks for. Only the differences
+    ``utils.validation.resume_changes`` allows (a longer budget, threads) are applied to the stored config; any
+    other is a one-line UserError naming source. A rule the run tuned itself is kept (the given config's
+    empty ``residual.params`` is no change), so the resume does not tune it again.
+    """
+    changes = resume_changes(config_to_dict(stored), config_to_dict(given), source)
+    config = apply_overrides(stored, [f"{k}={after}" for k, (_, after) in changes.items()]) if changes else stored
+    return config, changes
+
+
 def fmt(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.1f}"
 
@@ -171,10 +185,11 @@ def train(
         last_cost = float(data["last_eval_cost"])
         wall_before, history = float(data.get("wall_time", 0.0)), list(data.get("resume_history", []))
         rows = read_metrics(run_dir / "metrics.csv", trainer.iteration)
+        first_cost = float(rows[0]["eval_cost"]) if rows else math.nan  # row 0: the untrained policy
         history.append({"iteration": trainer.iteration, "env_steps": trainer.env_steps,
                         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "changes": changes or {}})
-        log(f"resuming {run_dir} at iteration {trainer.iteration} ({trainer.env_steps:,} env steps)"
-            + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changes.items())}" if changes else ""))
+        resuming = (f"resuming {run_dir} at iteration {trainer.iteration} ({trainer.env_steps:,} env steps)"
+                    + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changes.items())}" if changes else ""))
     policy_copy = Path(config.out_dir) / f"{config.name}_policy.pt"  # one file per preset (its name:)
     start_time, start_steps = time.perf_counter(), trainer.env_steps
 
@@ -196,6 +211,8 @@ def train(
         save_config(config, run_dir / "config.yaml")
         if history:
             write_text_atomic(run_dir / "resumes.yaml", yaml.safe_dump(history, sort_keys=False))
+        if resume:
+            log(resuming)  # inside log_file: the run's log.txt records where each session starts
 
         def evaluate() -> float:
             return evaluate_policy(trainer.policy(), eval_env, val_demand, seed=config.demand.validation_seed)["mean_cost"]
