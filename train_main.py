@@ -21,6 +21,9 @@ each resume with its changes in ``last.pt`` and ``resumes.yaml``, and keeps ``wa
 run folder is locked while a process trains in it. After training, the best policy is evaluated on the
 validation set and the test files (``agents.experiment.run_experiment``: ``result.json``, ``log.txt`` and
 ``provenance.yaml`` in the run folder). The training itself is ``agents.training.train``.
+A sweep (``--seeds``/``--sweep``) gives each cell its own folder; the same command run again skips the
+finished cells and continues each unfinished one from its run's ``last.pt``
+(``agents.experiment.resume_or_run_experiment``), with the checks of ``--resume``.
 With the config's ``planner:`` section enabled (``--set planner.enabled=true``), the hybrid planner
 (``agents/planner_wrapper.py``) re-times every order the policy proposes, in training and validation.
 """
@@ -29,7 +32,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.experiment import run_experiment
+from agents.experiment import resume_or_run_experiment, run_experiment
 from agents.happo_agent import read_checkpoint
 from agents.training import TrainResult, resume_config, train  # noqa: F401  (TrainResult, train: importable from here, as before)
 from utils.config import apply_overrides, load_config
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         run_experiment(config)
         return 0
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [config.seed]
-    sweep_main(run_experiment, config, seeds, args.sweep, args.sweep_dir, args.backend, args.workers, args.address,
+    sweep_main(resume_or_run_experiment, config, seeds, args.sweep, args.sweep_dir, args.backend, args.workers, args.address,
                args.index, command={"config": args.config, "set": overrides})
     return 0
 

@@ -9,6 +9,11 @@ the same config return the same numbers wherever they run.
 
 The test evaluation is the one ``evaluate_main.py --model_path RUN/best.pt`` prints: every file of
 ``demand.test_dir`` one episode, first ``env.episode_length`` periods, env seeded with ``config.seed``.
+
+``resume_or_run_experiment(config)`` is the same experiment for an ``out_dir`` that belongs to this one run,
+as each cell of a sweep has (``utils.sweep``): called again after the first call was stopped (Ctrl-C, a
+killed worker, a lost node), it continues the run it left there from its ``last.pt``, exactly as if it had
+not stopped, instead of training again from the start.
 """
 from __future__ import annotations
 
@@ -18,12 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
-from agents.happo_agent import load_policy
+from agents.happo_agent import load_policy, read_checkpoint
 from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from agents.residual_action import ResidualPolicy, RuleCorrection
 from agents.rollout import LearnedPolicy, rollout
-from agents.training import train
+from agents.training import resume_config, train
 from envs import make_env
 from utils.config import ExperimentConfig, config_to_dict
 from utils.data_loader import read_demand_folder, validation_demand
@@ -32,6 +38,7 @@ from utils.logger import info, log_file
 from utils.metrics import summarize
 from utils.files import write_json_atomic
 from utils.provenance import provenance, write_provenance
+from utils.stored_config import stored_config
 
 #: metrics.csv columns kept in the results as the learning curve
 CURVE_COLUMNS = ("iteration", "env_steps", "wall_time", "train_cost", "eval_cost", "best_eval_cost")
@@ -93,7 +100,7 @@ def run_experiment(
     run_dir: the run folder (None: a new ``<out_dir>/<name>_<timestamp>``); resume: continue the run in run_dir;
     changes: what a resume changed (``agents.training.train``).
     Returns plain data: ``config`` (resolved, as trained), ``run_dir``, ``train`` (best/first/last
-    validation cost, iterations, env steps, wall time), ``validation`` and ``test`` (``summarize`` of the
+    validation cost, iterations, env steps, wall time, resumes), ``validation`` and ``test`` (``summarize`` of the
     best policy: cost_mean, cost_ci95, per-agent costs, paper figure, fluctuation, bullwhip, fill rate,
     service level, stock, per-episode costs), ``test_files``, ``curve`` (learning curve) and ``provenance``.
     The run folder also gets ``log.txt``, ``provenance.yaml`` and this dict as ``result.json``.
@@ -122,7 +129,8 @@ def run_experiment(
         "run_dir": str(run_dir),
         "train": {"best_eval_cost": trained.best_eval_cost, "first_eval_cost": trained.first_eval_cost,
                   "last_eval_cost": trained.last_eval_cost, "iterations": trained.trainer.iteration,
-                  "env_steps": trained.trainer.env_steps, "wall_time": curve["wall_time"][-1]},
+                  "env_steps": trained.trainer.env_steps, "wall_time": curve["wall_time"][-1],
+                  "resumes": yaml.safe_load((run_dir / "resumes.yaml").read_text()) if (run_dir / "resumes.yaml").is_file() else []},
         "validation": validation,
         "test": tested,
         "test_dir": resolved.demand.test_dir,
@@ -132,3 +140,25 @@ def run_experiment(
     }
     write_json_atomic(run_dir / "result.json", result)
     return result
+
+
+def stopped_run(out_dir: str | os.PathLike, name: str) -> Path | None:
+    """The run folder of `name` that an earlier call left in out_dir with a last.pt (the furthest on, if there
+    are several), None when there is none. A folder without last.pt never trained an iteration."""
+    runs = [p.parent for p in Path(out_dir).glob(f"{name}_*/last.pt")]
+    return max(runs, key=lambda run: (int(read_checkpoint(run / "last.pt")["iteration"]), run.name)) if runs else None
+
+
+def resume_or_run_experiment(config: ExperimentConfig, log: Callable[[str], None] = info) -> dict[str, Any]:
+    """``run_experiment`` for a config whose out_dir holds this one run (a sweep cell's folder): the run an
+    earlier, stopped call left there continues from its last.pt; without one a new run starts.
+
+    The resumed run must be of this config: only the changes ``train_main.py --resume`` accepts pass
+    (``agents.training.resume_config``); the resume is recorded in the result (``train.resumes``).
+    """
+    run_dir = stopped_run(config.out_dir, config.name)
+    if run_dir is None:
+        return run_experiment(config, log=log)
+    stored = stored_config(read_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+    resumed, changes = resume_config(stored, config, f"the unfinished run {run_dir}")
+    return run_experiment(resumed, run_dir=run_dir, resume=True, log=log, changes=changes)

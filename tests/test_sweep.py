@@ -1,14 +1,18 @@
-"""Sweeps: the same cells give the same numbers on every backend; a killed sweep resumes to the same table."""
+"""Sweeps: the same cells give the same numbers on every backend; a killed sweep resumes each unfinished cell from
+its last checkpoint and ends with the same numbers and table as an uninterrupted one."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from agents.experiment import run_experiment
+from agents.experiment import resume_or_run_experiment, run_experiment
 from tests.test_experiment import SERIAL, tiny_test_dir
+from tests.test_faults import TIMING, rows, start, wait_for
 from utils.config import load_config
 from utils.errors import UserError
 from utils.sweep import make_cells, parse_seeds, read_grid, run_sweep, sweep_main
@@ -39,12 +43,16 @@ def test_seeds_grid_and_cell_order(tmp_path):
         read_grid(grid)
 
 
+def base_overrides(tmp: Path, iterations: int = 2) -> list[str]:
+    """iterations of 4 chains x 20 periods, each evaluated on 2 validation paths; 2 test files."""
+    return [f"out_dir={tmp / 'out'}", f"demand.test_dir={tiny_test_dir(tmp / 'test', n_files=2)}", "train.n_envs=4",
+            "env.episode_length=20", f"train.total_env_steps={80 * iterations}", "train.eval_every=1",
+            "demand.validation_episodes=2", "train.hidden_sizes=[8]", "residual.enabled=false", "train.n_minibatches=2"]
+
+
 def base_config(tmp: Path):
-    """A 2 x 2 sweep's base: 2 iterations of 4 chains x 20 periods, 2 validation paths, 2 test files."""
-    return load_config(SERIAL, [
-        f"out_dir={tmp / 'out'}", f"demand.test_dir={tiny_test_dir(tmp / 'test', n_files=2)}", "train.n_envs=4",
-        "env.episode_length=20", "train.total_env_steps=160", "train.eval_every=1", "demand.validation_episodes=2",
-        "train.hidden_sizes=[8]", "residual.enabled=false", "train.n_minibatches=2"])
+    """A 2 x 2 sweep's base: 2 iterations per cell."""
+    return load_config(SERIAL, base_overrides(tmp))
 
 
 def grid_file(tmp: Path) -> str:
@@ -54,16 +62,24 @@ def grid_file(tmp: Path) -> str:
 
 
 def numbers(results: dict[int, dict]) -> dict:
-    """Every per-seed number that decides a table: per-file test and validation costs, the learning curve."""
+    """Every per-seed number that decides a table: per-file test and validation costs, the learning curve, the
+    training's first, best and last validation costs, iterations and env steps."""
     return {i: (r["cell"]["point"], r["cell"]["seed"], r["test"]["episode_agent_cost"], r["validation"]["episode_agent_cost"],
-                r["curve"]["eval_cost"], r["curve"]["train_cost"]) for i, r in results.items()}
+                r["curve"]["eval_cost"], r["curve"]["train_cost"],
+                {k: v for k, v in r["train"].items() if k not in ("wall_time", "resumes")}) for i, r in results.items()}
+
+
+def run_folder(cell_folder: Path) -> Path:
+    """The one run folder of a sweep cell (a cell that was stopped and resumed still has one)."""
+    (run,) = [p for p in cell_folder.iterdir() if p.is_dir()]
+    return run
 
 
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
     base = base_config(tmp)
-    results = sweep_main(run_experiment, base, SEEDS, grid_file(tmp), sweep_dir=tmp / "sequential")
+    results = sweep_main(resume_or_run_experiment, base, SEEDS, grid_file(tmp), sweep_dir=tmp / "sequential")
     return tmp, base, results
 
 
@@ -104,7 +120,7 @@ def test_ray_gives_the_sequential_numbers(sequential):
 
 
 class KilledDuringCell:
-    """run_experiment that is interrupted (as by Ctrl-C or a kill) in the middle of training its n-th cell."""
+    """The sweep's experiment, interrupted (as by Ctrl-C) in the middle of training its n-th cell, after iteration 1."""
 
     def __init__(self, n: int) -> None:
         self.n, self.calls = n, 0
@@ -116,7 +132,7 @@ class KilledDuringCell:
             if self.calls == self.n and line.startswith("iter    1/"):
                 raise KeyboardInterrupt
 
-        return run_experiment(config, log=log)
+        return resume_or_run_experiment(config, log=log)
 
 
 def test_killed_sweep_resumes_to_the_same_table(sequential):
@@ -131,15 +147,54 @@ def test_killed_sweep_resumes_to_the_same_table(sequential):
 
     def counting(config):
         calls.append(config.seed)
-        return run_experiment(config)
+        return resume_or_run_experiment(config)
 
     resumed = sweep_main(counting, base, SEEDS, grid_file(tmp), sweep_dir=folder)
     assert calls == [0, 1]  # only the two unfinished cells ran again
+    # the third cell continued its run from iteration 1 (one run folder, the resume recorded); the fourth started
+    assert [r["train"]["resumes"] and r["train"]["resumes"][0]["iteration"] for r in resumed.values()] == [[], [], 1, []]
+    third = run_folder(folder / "env.reward_alpha=1.0" / "seed0")
+    assert "resuming" in (third / "log.txt").read_text()
+    untimed = lambda run: [{k: v for k, v in r.items() if k not in TIMING} for r in rows(run)]  # noqa: E731
+    assert untimed(third) == untimed(run_folder(tmp / "sequential" / "env.reward_alpha=1.0" / "seed0"))
     assert numbers(resumed) == numbers(results)
     assert (folder / "summary.md").read_text() == (tmp / "sequential" / "summary.md").read_text()
     strip_times = lambda text: [r for r in text.splitlines() if ",wall_time_s," not in r]  # noqa: E731
     assert strip_times((folder / "summary.csv").read_text()) == strip_times((tmp / "sequential" / "summary.csv").read_text())
     assert (folder / "paired.csv").read_text() == (tmp / "sequential" / "paired.csv").read_text()
+
+
+def test_sigkilled_sweep_continues_its_cell_from_the_last_checkpoint(tmp_path):
+    """train_main.py runs a one-cell sweep in a subprocess, killed (SIGKILL) after a few of its 8 iterations; the
+    rerun trains only the iterations after the last checkpoint and gives the uninterrupted sweep's numbers."""
+    iterations = 8
+    overrides = base_overrides(tmp_path, iterations)
+    base = load_config(SERIAL, overrides)
+    reference = sweep_main(resume_or_run_experiment, base, [0], sweep_dir=tmp_path / "reference")
+    folder = tmp_path / "killed"
+    cell = folder / "base" / "seed0"
+    proc = start("--config", str(SERIAL), *[a for o in overrides for a in ("--set", o)], "--seeds", "0", "--sweep_dir", str(folder))
+    trained_to = lambda: max((int(rows(m.parent)[-1]["iteration"]) for m in cell.glob("*/metrics.csv")), default=-1)  # noqa: E731
+    wait_for(lambda: trained_to() >= 3, proc)
+    proc.kill()
+    proc.communicate(timeout=120)
+    killed_at = torch.load(run_folder(cell) / "last.pt", weights_only=True)["iteration"]
+    assert 2 <= killed_at < iterations and not (cell / "result.json").exists()  # metrics.csv is written just before last.pt
+
+    other = load_config(SERIAL, overrides + ["train.lr_actor=1e-3"])  # a rerun of another config continues nothing
+    with pytest.raises(UserError, match=r"the unfinished run .*'train.lr_actor' is 0.001 but the run used"):
+        sweep_main(resume_or_run_experiment, other, [0], sweep_dir=folder)
+    resumed = sweep_main(resume_or_run_experiment, base, [0], sweep_dir=folder)
+    # the run's log: iterations 1..killed_at before the kill (the last line may have been lost with it), then
+    # the resume, then only the iterations after the checkpoint
+    log = (run_folder(cell) / "log.txt").read_text()
+    before, after = log.split(f"resuming {run_folder(cell)} at iteration {killed_at} ")
+    trained = lambda text: [int(i) for i in re.findall(rf" iter +(\d+)/{iterations} ", text)]  # noqa: E731
+    assert trained(before) in (list(range(1, killed_at + 1)), list(range(1, killed_at)))
+    assert trained(after) == list(range(killed_at + 1, iterations + 1))
+    assert [r["iteration"] for r in resumed[0]["train"]["resumes"]] == [killed_at]
+    assert numbers(resumed) == numbers(reference)
+    assert (folder / "summary.md").read_text() == (tmp_path / "reference" / "summary.md").read_text()
 
 
 def test_a_folder_of_another_config_is_refused_and_index_runs_one_cell(sequential):

@@ -1,12 +1,16 @@
 """Many runs of one experiment: a grid of config overrides x seeds, each cell one call of a pure function.
 
-The engine knows nothing about training: it gets the experiment function (``agents.experiment.run_experiment``,
-config -> plain result dict) and runs it once per cell, sequentially in this process, on a local pool of
-processes (``spawn``, one torch thread each) or as Ray tasks. Whatever runs a cell, the result comes back to
-this process, which writes it as ``<sweep folder>/<point>/seed<k>/result.json`` (atomically), so
+The engine knows nothing about training: it gets the experiment function (config -> plain result dict) and
+runs it once per cell, sequentially in this process, on a local pool of processes (``spawn``, one torch thread
+each) or as Ray tasks. Each cell's config has ``out_dir`` = the cell's own folder, ``<sweep folder>/<point>/seed<k>``.
+Whatever runs a cell, the result comes back to this process, which writes it as ``<cell folder>/result.json``
+(atomically), so
 
-* a rerun of the same command skips every cell that has a ``result.json`` (a killed sweep loses only the
-  cells that were running), and refuses a folder whose cells were run with another config;
+* a rerun of the same command skips every cell that has a ``result.json``, and refuses a folder whose cells
+  were run with another config; a cell that was stopped before its result (a killed sweep, worker or node)
+  is called again. ``train_main.py`` runs ``agents.experiment.resume_or_run_experiment``, which then
+  continues the cell's run from its ``last.pt``, so a killed sweep loses at most each running cell's
+  progress since its last checkpoint (one iteration) and ends with the numbers of an uninterrupted sweep;
 * ``--index i`` runs only cell i (cells are numbered point by point, seed by seed), for a scheduler's job
   array; the same command without ``--index`` afterwards finds every cell done and writes the tables;
 * on a Ray cluster the results land in the driver's sweep folder even when the workers' disks are not shared.
