@@ -89,6 +89,46 @@ def write_curves_csv(path: Path, curves: dict[str, np.ndarray], updates: list[in
                     writer.writerow([method, i, task.demand_kind, lead, task.backlog_ratio, u, f"{costs[i, j]:.2f}"])
 
 
+def read_curves(paths: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Merge curves CSVs (method, seed, task, updates, cost; benchmarks/meta_adaptation.py, meta_scratch.py):
+    per method (seeds x tasks, updates), rows seed after seed, task after task. A row met twice (the same
+    method, seed, task and update count in two files) is kept once, the later file's; reference lines
+    without a seed (tuned classic) have one row per task."""
+    cost: dict[tuple[str, str, int, int], float] = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                cost[(r["method"], r["seed"], int(r["task"]), int(r["updates"]))] = float(r["cost"])
+    updates = sorted({k[3] for k in cost})
+    stacked = {}
+    for method in dict.fromkeys(k[0] for k in cost):
+        runs = sorted({(k[1], k[2]) for k in cost if k[0] == method})
+        stacked[method] = np.array([[cost[(method, seed, task, u)] for u in updates] for seed, task in runs])
+    return stacked, updates
+
+
+def per_task_mean(costs: np.ndarray, n_tasks: int) -> np.ndarray:
+    """Mean over seeds of each task's cost.  (seeds * n_tasks, U), rows seed after seed -> (n_tasks, U)"""
+    if costs.shape[0] % n_tasks:
+        raise ValueError(f"{costs.shape[0]} rows are not whole seeds of {n_tasks} tasks")
+    return costs.reshape(-1, n_tasks, costs.shape[1]).mean(axis=0)
+
+
+def reference_gap(curve: np.ndarray, reference: np.ndarray, start: int = 0, end: int = -1) -> dict[str, float]:
+    """How a method's curve compares with a per-task reference line (tuned classic, trained from scratch).
+
+    curve (n_tasks, U) and reference (n_tasks,), each already averaged over its seeds (``per_task_mean``), so
+    the pairs are tasks. Returns the paired differences curve - reference at columns start and end (mean and
+    95% t-half-width over tasks) and ``closed``: the share of the mean gap at start that the updates up to end
+    close, (mean c_start - mean c_end) / (mean c_start - mean reference) (1 = reaches the reference on
+    average, negative = moves away from it)."""
+    d_start, d_end = curve[:, start] - reference, curve[:, end] - reference
+    m0, h0 = confidence_interval(d_start)
+    m1, h1 = confidence_interval(d_end)
+    closed = (curve[:, start].mean() - curve[:, end].mean()) / d_start.mean()
+    return {"start": m0, "start_half": h0, "end": m1, "end_half": h1, "closed": float(closed)}
+
+
 def summary_table(curves: dict[str, np.ndarray], updates: list[int]) -> str:
     """Markdown: mean cost over tasks and its 95% t-interval after each number of updates."""
     lines = ["| method | " + " | ".join(f"after {u}" for u in updates) + " |", "|---|" + "---:|" * len(updates)]
