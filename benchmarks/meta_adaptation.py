@@ -29,6 +29,7 @@ import numpy as np
 
 from meta.evaluation import (
     adaptation_curve, inits_for_tasks, per_task_mean, plot_curves, read_curves, reference_gap, summary_table,
+    write_curve_rows,
 )
 from meta.references import best_per_task, tune_classic_families
 from meta.tasks import MultiTaskSerialEnv, load_test_tasks
@@ -88,7 +89,7 @@ def main() -> None:
     base = load_config("configs/meta_maml.yaml", args.set)
     tasks = load_test_tasks(base)
     updates = list(base.meta.eval_updates)
-    rows = []  # (method, seed, task, updates, cost)
+    rows: list[tuple] = []  # (method, seed, task, updates, cost)
     curves: dict[str, list[np.ndarray]] = {}
     times = {}
     for seed in [] if args.classic_only else args.seeds:
@@ -112,9 +113,8 @@ def main() -> None:
     for method, c in stacked.items():
         for r in range(c.shape[0]):
             seed = args.seeds[r // len(tasks)] if method in curves else ""  # the tuned classic line has no seed
-            for j, u in enumerate(updates):
-                rows.append(f"{method},{seed},{r % len(tasks)},{u},{c[r, j]:.2f}")
-    (out / "curves.csv").write_text("method,seed,task,updates,cost\n" + "\n".join(rows) + "\n")
+            rows += [(method, seed, r % len(tasks), u, c[r, j]) for j, u in enumerate(updates)]
+    write_curve_rows(out / "curves.csv", rows)
     report(stacked, updates, len(tasks), out)
 
 
@@ -149,9 +149,11 @@ def report(stacked: dict[str, np.ndarray], updates: list[int], n_tasks: int, out
             if method == ref:
                 continue
             g = reference_gap(per_task_mean(c, n_tasks), reference)
-            print(f"  {method:<44} after {updates[0]}: {g['start']:>9,.0f} [{g['start'] - g['start_half']:,.0f}, "
-                  f"{g['start'] + g['start_half']:,.0f}]   after {updates[-1]}: {g['end']:>9,.0f} [{g['end'] - g['end_half']:,.0f}, "
-                  f"{g['end'] + g['end_half']:,.0f}]   closed {g['closed']:.0%}")
+            line = f"  {method:<44} after {updates[0]}: {g['start']:>9,.0f} [{g['start'] - g['start_half']:,.0f}, {g['start'] + g['start_half']:,.0f}]"
+            if not is_reference(method):  # a reference line does not adapt: its difference is the same at every count
+                line += (f"   after {updates[-1]}: {g['end']:>9,.0f} [{g['end'] - g['end_half']:,.0f}, {g['end'] + g['end_half']:,.0f}]"
+                         f"   closed {g['closed']:.0%}")
+            print(line)
     print(f"\nwrote {out / 'curves.png'}")
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/meta_scratch.py --curve --steps 600000            # learning curve on ONE validation training task
     python benchmarks/meta_scratch.py --steps 300000 --seeds 0 [--tasks 0 1 ...] [--residual] \\
-        [--out docs/meta_adaptation/scratch.csv]
+        [--out docs/meta_adaptation/curves_scratch.csv]
 
 Per held-out task (test_data/meta_test_tasks.yaml) and seed: the library's trainer (agents.training.train) on the
 task's chain and demand process alone, with the meta configs' network (actor and critic 32-32) and HAPPO's
@@ -23,11 +23,10 @@ import csv
 
 import numpy as np
 
-from meta.evaluation import evaluation_demand
+from meta.evaluation import evaluation_demand, write_curve_rows
 from meta.references import classic_tuning_demand, scratch_config, task_validation_demand, train_from_scratch
 from meta.tasks import held_out_tasks, load_test_tasks, sample_training_tasks
 from utils.config import load_config
-from utils.files import write_text_atomic
 
 
 def method_name(steps: int, residual: bool) -> str:
@@ -53,7 +52,7 @@ def main() -> None:
     parser.add_argument("--residual", action="store_true", help="actions correct the task's tuned POUT rule")
     parser.add_argument("--curve", action="store_true", help="learning curve on one validation training task instead")
     parser.add_argument("--runs", default="results/meta_scratch", help="folder of the training runs")
-    parser.add_argument("--out", default="docs/meta_adaptation/scratch.csv")
+    parser.add_argument("--out", default="docs/meta_adaptation/curves_scratch.csv")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override of the meta config")
     args = parser.parse_args()
     config = load_config(args.config, args.set)
@@ -74,7 +73,7 @@ def main() -> None:
     P = config.meta.eval_paths
     demand = evaluation_demand(config, tasks)  # (n_tasks * P, T, 1): the curves' paths
     name = method_name(args.steps, args.residual)
-    rows = ["method,seed,task,updates,cost"]
+    rows: list[tuple] = []  # (method, seed, task, updates, cost)
     for seed in args.seeds:
         for i in chosen:
             rule = tuned_pout(config, tasks[i], i) if args.residual else None
@@ -82,8 +81,8 @@ def main() -> None:
             cost, seconds, _ = train_from_scratch(run, demand[i * P : (i + 1) * P], log=lambda s: None)
             print(f"seed {seed} task {i:2d} {tasks[i].demand_kind:<10} L={tasks[i].lead_time} b={tasks[i].backlog_ratio:2d}: "
                   f"{name} cost {cost:>9,.0f}  ({seconds:.0f} s)", flush=True)
-            rows += [f"{name},{seed},{i},{u},{cost:.2f}" for u in config.meta.eval_updates]
-            write_text_atomic(args.out, "\n".join(rows) + "\n")
+            rows += [(name, seed, i, u, cost) for u in config.meta.eval_updates]
+            write_curve_rows(args.out, rows)
     print(f"wrote {args.out}")
 
 

@@ -107,6 +107,15 @@ def read_curves(paths: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
     return stacked, updates
 
 
+def write_curve_rows(path: str | Path, rows: list[tuple[str, object, int, int, float]]) -> None:
+    """Write (method, seed, task, updates, cost) rows in the format ``read_curves`` merges (method names may hold
+    commas: csv quotes them); seed "" for a reference line without one."""
+    with atomic_write(Path(path)) as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["method", "seed", "task", "updates", "cost"])
+        writer.writerows([(m, s, t, u, f"{c:.2f}") for m, s, t, u, c in rows])
+
+
 def per_task_mean(costs: np.ndarray, n_tasks: int) -> np.ndarray:
     """Mean over seeds of each task's cost.  (seeds * n_tasks, U), rows seed after seed -> (n_tasks, U)"""
     if costs.shape[0] % n_tasks:

@@ -5,7 +5,7 @@ import pytest
 
 from agents.baselines import make_baseline
 from agents.rollout import rollout
-from meta.evaluation import evaluation_demand, per_task_mean, read_curves, reference_gap
+from meta.evaluation import evaluation_demand, per_task_mean, read_curves, reference_gap, write_curve_rows
 from meta.references import best_per_task, episode_cost, scratch_config, train_from_scratch, tune_classic_families
 from meta.tasks import MultiTaskSerialEnv, SerialTask, held_out_tasks
 from utils.config import ExperimentConfig
@@ -25,11 +25,13 @@ def test_curves_csvs_merge_seed_major_with_reference_rows_once(tmp_path):
     first.write_text("method,seed,task,updates,cost\n" + "".join(
         f"m,{s},{t},{u},{100 * s + 10 * t + u}\n" for s in (1, 0) for t in (0, 1) for u in (0, 5)
     ) + "classic,,0,0,7\nclassic,,0,5,7\nclassic,,1,0,8\nclassic,,1,5,8\n")
-    second.write_text("method,seed,task,updates,cost\nm,1,1,5,-1\nscratch,0,0,0,3\nscratch,0,0,5,3\nscratch,0,1,0,4\nscratch,0,1,5,4\n")
+    scratch = "scratch (5k steps, residual)"  # a comma in a method name survives the round trip
+    write_curve_rows(second, [("m", 1, 1, 5, -1.0)] + [(scratch, 0, t, u, 3.0 + t) for t in (0, 1) for u in (0, 5)])
     stacked, updates = read_curves([str(first), str(second)])
-    assert updates == [0, 5] and list(stacked) == ["m", "classic", "scratch"]
+    assert updates == [0, 5] and list(stacked) == ["m", "classic", scratch]
     np.testing.assert_array_equal(stacked["m"], [[0, 5], [10, 15], [100, 105], [110, -1]])  # the later file's row wins
     np.testing.assert_array_equal(stacked["classic"], [[7, 7], [8, 8]])
+    np.testing.assert_array_equal(stacked[scratch], [[3, 3], [4, 4]])
     np.testing.assert_array_equal(per_task_mean(stacked["m"], 2), [[50, 55], [60, 7]])
     with pytest.raises(ValueError, match="whole seeds"):
         per_task_mean(stacked["m"][:3], 2)
