@@ -110,3 +110,14 @@ def test_adaptation_curves(tmp_path):
     line = fig.axes[0].get_lines()[0]
     assert line.get_xdata().tolist() == [0, 5] and line.get_ydata().tolist() == [11.0, 8.5]  # mean over the task rows
     assert plot_tools.plot_title("Adaptation: maml", "meta_maml", "12 tasks") in texts(fig) and "maml" in texts(fig)
+
+
+def test_adaptation_curves_draw_reference_lines_dashed_and_keep_colours_distinct():
+    curves = {f"m{k}": np.array([[10.0 + k, 8.0], [12.0, 9.0 + k]]) for k in range(10)}
+    curves["tuned rule"] = np.array([[3.0, 3.0], [5.0, 5.0]])  # the same cost at every update count: a reference
+    ax = plot_tools.plot_adaptation_curves(curves, [0, 5], subject="s", config="c", data="d").axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["tuned rule"].get_linestyle() == "--" and lines["m0"].get_linestyle() == "-"
+    assert lines["tuned rule"].get_ydata().tolist() == [4.0, 4.0]
+    assert len(ax.collections) == 10  # a band for every adapting method, none for the reference
+    assert len({tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color() for line in lines.values()}) == 11

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from utils.errors import UserError
@@ -197,10 +198,15 @@ def plot_adaptation_curves(curves: dict[str, np.ndarray], updates: list[int], *,
 
     fig = InlineFigure(figsize=(9, 4.4))
     ax = fig.subplots()
-    for method, costs in curves.items():
+    # more methods than the default cycle's 10 colours: 20 distinct ones, so no two lines share a colour
+    colors = colormaps["tab20"].colors if len(curves) > 10 else [None] * len(curves)
+    for (method, costs), color in zip(curves.items(), colors):
         mean_half = np.array([confidence_interval(costs[:, j]) for j in range(len(updates))])  # (U, 2)
-        ax.plot(updates, mean_half[:, 0], marker="o", label=method)
-        ax.fill_between(updates, mean_half[:, 0] - mean_half[:, 1], mean_half[:, 0] + mean_half[:, 1], alpha=0.15)
+        if np.all(costs == costs[:, :1]):  # a reference line that does not adapt (tuned rule, trained from scratch)
+            ax.plot(updates, mean_half[:, 0], linestyle="--", color=color, label=method)  # dashed, no band: stays legible
+            continue
+        line, = ax.plot(updates, mean_half[:, 0], marker="o", color=color, label=method)
+        ax.fill_between(updates, mean_half[:, 0] - mean_half[:, 1], mean_half[:, 0] + mean_half[:, 1], color=line.get_color(), alpha=0.15)
     ax.set_xticks(updates)
     ax.set_xlabel("adaptation updates")
     ax.set_ylabel("cost per episode (held-out tasks, log scale)")
