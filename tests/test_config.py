@@ -32,7 +32,10 @@ def test_paper_presets():
     paper = load_config(ROOT / "configs/train_serial_paper_obs.yaml")
     assert paper.env.reward_alpha == 0.5 and not paper.residual.enabled and paper.env.obs_shared_demand == 0
     network = load_config(ROOT / "configs/train_network.yaml")
-    assert network.env.kind == "network" and network.env.reward_alpha == 0.75 and network.demand.max_demand == 4
+    assert network.env.kind == "network" and network.demand.max_demand == 4
+    # the network preset learns -1..1 corrections to POUT on installation positions, on the team reward
+    assert network.env.reward_alpha == 0.0 and network.residual.enabled and network.residual.policy == "pout_installation"
+    assert network.residual.width == 1
     env = make_env(network.env, n_envs=1)
     assert env.n_agents == 6 and env.action_nvec.tolist() == [[5, 5]] * 6
 
