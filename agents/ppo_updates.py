@@ -62,7 +62,8 @@ def ppo_actor_update(
             log_prob, entropy = actor.log_prob_entropy(obs.index_select(0, idx), actions.index_select(0, idx))
             log_ratio = log_prob - old_log_prob.index_select(0, idx)
             ratio = log_ratio.exp()
-            if kl_stop > 0 and float(((ratio - 1) - log_ratio).detach().mean()) > kl_stop:
+            kl = ((ratio - 1) - log_ratio).detach().mean()  # Schulman's unbiased KL estimate, before this step
+            if kl_stop > 0 and float(kl) > kl_stop:
                 stopped = True  # this agent has moved far enough from the policy that collected the batch
                 break
             adv = weighted_adv.index_select(0, idx)
@@ -75,7 +76,6 @@ def ppo_actor_update(
             nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
-                kl = ((ratio - 1) - log_ratio).mean()  # Schulman's unbiased KL estimate
                 clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
                 step_stats.append(torch.stack([policy_loss, entropy_mean, kl, clip_frac]))
         if stopped:

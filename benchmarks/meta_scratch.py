@@ -24,7 +24,7 @@ import csv
 import numpy as np
 
 from meta.evaluation import evaluation_demand, write_curve_rows
-from meta.references import classic_tuning_demand, scratch_config, task_validation_demand, train_from_scratch
+from meta.references import classic_tuning_demand, scratch_config, task_validation_demand, train_from_scratch, tune_on_task
 from meta.tasks import held_out_tasks, load_test_tasks, sample_training_tasks
 from utils.config import load_config
 
@@ -36,11 +36,7 @@ def method_name(steps: int, residual: bool) -> str:
 
 def tuned_pout(config, task, index) -> tuple[str, np.ndarray]:
     """The task's POUT (echelon) rule, tuned exactly as the classic reference line tunes it (cached)."""
-    from agents.baselines import tune
-
-    result = tune("pout_echelon", task.env_config(config.env), classic_tuning_demand(config, task, index),
-                  config.baselines.max_sweeps, cache_dir=config.baselines.cache_dir or None, log=lambda s: None)
-    return "pout_echelon", result.params
+    return "pout_echelon", tune_on_task(config, task, classic_tuning_demand(config, task, index), "pout_echelon").params
 
 
 def main() -> None:

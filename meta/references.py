@@ -47,6 +47,16 @@ def classic_tuning_demand(config: ExperimentConfig, task: SerialTask, index: int
     return sample_demand(task.demand_config(config.demand), rng, config.baselines.tune_paths, config.env.episode_length)
 
 
+def tune_on_task(config: ExperimentConfig, task: SerialTask, demand: np.ndarray, family: str):
+    """``agents.baselines.tune`` of one family on a held-out task's chain, on its tuning paths demand
+    (``classic_tuning_demand``), with the config's search settings and cache: the one tuning both reference
+    lines use.  -> ``TuneResult``"""
+    from agents.baselines import tune
+
+    return tune(family, task.env_config(config.env), demand, config.baselines.max_sweeps,
+                cache_dir=config.baselines.cache_dir or None, log=lambda s: None)
+
+
 def task_validation_demand(config: ExperimentConfig, task: SerialTask) -> np.ndarray:
     """The task's validation paths: what the trainer selects on.  -> int (validation_episodes, T, 1)"""
     return validation_demand(task.demand_config(config.demand), config.env.episode_length)
@@ -66,7 +76,7 @@ def tune_classic_families(
 ) -> ClassicTable:
     """Tune every family (None: every baseline defined on the chain) on every task and cost it on its
     validation and evaluation paths."""
-    from agents.baselines import make_baseline, policy_names, tune
+    from agents.baselines import make_baseline, policy_names
     from envs import make_env
 
     if families is None:
@@ -81,8 +91,7 @@ def tune_classic_families(
         tune_demand, val_demand = classic_tuning_demand(config, task, i), task_validation_demand(config, task)
         params.append([])
         for f, name in enumerate(families):
-            result = tune(name, env_config, tune_demand, config.baselines.max_sweeps, cache_dir=config.baselines.cache_dir or None,
-                          log=lambda s: None)
+            result = tune_on_task(config, task, tune_demand, name)
             seconds[f] += 0.0 if result.cached else result.seconds
             params[i].append(result.params)
             val_cost[i, f] = episode_cost(make_baseline(name, result.params), env_config, val_demand)

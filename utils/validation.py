@@ -257,4 +257,3 @@ def resume_changes(stored: dict, given: dict, source: str) -> dict[str, list]:
             "may get a longer budget, not a shorter one"
         )
     return changes
-
