@@ -64,7 +64,7 @@ from lot_sizing.hybrid_planner import (
 from utils.config import PlannerConfig
 from utils.errors import UserError
 
-#: drop the GA / DALSA answer cache beyond this many rows (a long training run sees many distinct rows)
+#: drop the planner's answer cache (exact, GA, DALSA) beyond this many rows (a long training run sees many distinct rows)
 _CACHE_LIMIT = 200_000
 
 
@@ -192,7 +192,7 @@ class OrderPlanner:
         return placed
 
     def _cache(self) -> dict | None:
-        if self.backend not in ("ga", "dalsa"):
+        if self.backend not in ("ga", "dalsa", "exact"):
             return None
         if len(self.cache) > _CACHE_LIMIT:
             self.cache.clear()

@@ -343,6 +343,27 @@ def net_requirement_problem(position, proposal, forecast, lead_time, horizon: in
     return np.repeat(f[:, None], horizon, axis=1), start, safety
 
 
+def _cached_dp_first_orders(demand, setup, holding, backlog, capacity: int, start, cache: Optional[dict]) -> np.ndarray:
+    """inventory_dp_first_orders for the rows, each answer looked up in ``cache`` first.  -> (R,)
+
+    A row's first order depends on its own inputs only (the shared grid of levels covers every row's
+    reachable range, and levels outside a row's range never win), so answers can be reused across
+    calls: a training run's rows are whole-unit forecasts and net stocks that repeat within a few
+    hundred periods, and one DP call costs more than the whole env step."""
+    R, H = demand.shape
+    end_backlog = backlog * H
+    if cache is None:
+        return inventory_dp_first_orders(demand, setup, holding, backlog, capacity, start, end_backlog)
+    keys = [("dp", capacity, *row) for row in np.column_stack([demand, setup, holding, backlog, start]).tolist()]
+    orders = np.array([cache.get(k, np.nan) for k in keys])
+    missing = np.flatnonzero(np.isnan(orders))
+    if missing.size:
+        orders[missing] = inventory_dp_first_orders(demand[missing], setup[missing], holding[missing], backlog[missing],
+                                                    capacity, start[missing], end_backlog[missing])
+        cache.update((keys[r], orders[r]) for r in missing)
+    return orders
+
+
 def net_requirement_orders(
     position: np.ndarray,
     proposal: np.ndarray,
@@ -361,8 +382,8 @@ def net_requirement_orders(
 
     position, proposal, forecast, lead_time (R,) as in :func:`net_requirement_problem`; setup,
     holding and backlog costs one value or one per row; capacity: the order cap. ``backend`` "exact"
-    (the DP over inventory levels, all rows at once) or "ga" (the memetic GA per row, cached by the
-    row's inputs). With a zero setup cost the answer is the proposal itself (clipped to the cap).
+    (the DP over inventory levels, all rows at once) or "ga" (the memetic GA per row); with ``cache``
+    (a dict kept between calls) either reuses the answer of a row seen before. With a zero setup cost the answer is the proposal itself (clipped to the cap).
     """
     if backend not in ("exact", "ga"):
         raise UserError(f"planner mode net_requirements solves with back end 'exact' or 'ga', got '{backend}'")
@@ -376,8 +397,8 @@ def net_requirement_orders(
     if todo.size == 0:
         return orders
     if backend == "exact":
-        orders[todo] = inventory_dp_first_orders(demand[todo], setup[todo], holding[todo], backlog[todo], capacity,
-                                                 start[todo], backlog[todo] * H)
+        orders[todo] = _cached_dp_first_orders(demand[todo], setup[todo], holding[todo], backlog[todo], capacity,
+                                               start[todo], cache)
         return orders
     cfg = ga_config or GAConfig()
     for r in todo:

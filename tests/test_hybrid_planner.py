@@ -233,6 +233,29 @@ def test_net_requirements_postpone_when_backlog_is_cheap_and_order_a_lot_when_de
     assert ga.tolist() == [20.0]
 
 
+def test_net_requirement_rows_have_the_same_answer_alone_in_a_batch_and_from_the_cache():
+    # The cache is sound only if a row's first order does not depend on the other rows of its batch
+    # (they share one grid of levels): rows solved one by one, in a batch with far-off rows, and
+    # through a cache filled by earlier calls must agree, across forecasts, positions and costs.
+    rng = np.random.default_rng(5)
+    R = 120
+    args = (rng.integers(-60, 120, R).astype(float), rng.integers(0, 21, R).astype(float),
+            rng.integers(0, 25, R).astype(float), rng.integers(0, 5, R).astype(float))
+    costs = (rng.choice([5.0, 25.0, 100.0], R), rng.choice([0.5, 1.0, 2.0], R), rng.choice([1.0, 4.0], R))
+    alone = np.array([net_requirement_orders(*(a[r:r + 1] for a in args), *(c[r:r + 1] for c in costs), 20, 8)[0]
+                      for r in range(R)])
+    np.testing.assert_array_equal(net_requirement_orders(*args, *costs, 20, 8), alone)
+    cache: dict = {}
+    half = slice(0, R // 2)
+    net_requirement_orders(*(a[half] for a in args), *(c[half] for c in costs), 20, 8, cache=cache)
+    assert len(cache) == R // 2
+    np.testing.assert_array_equal(net_requirement_orders(*args, *costs, 20, 8, cache=cache), alone)
+    stored = len(cache)
+    assert R // 2 < stored <= R
+    np.testing.assert_array_equal(net_requirement_orders(*args, *costs, 20, 8, cache=cache), alone)
+    assert len(cache) == stored  # the second pass only looks up
+
+
 def test_net_requirements_planner_in_the_env():
     env = serial_env(25.0, n_envs=3)
     p = OrderPlanner(PlannerConfig(enabled=True), env)
