@@ -160,7 +160,9 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
     # the paths and their seed are the residual section's own; the search settings are the baselines: section's
     bcfg = BaselinesConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
     demand = tuning_demand(config, bcfg, n_streams)  # (M, T, S)
-    result = tune(res.policy, config.env, demand, config.baselines.max_sweeps, res.tune_seed, config.baselines.cache_dir or None)
+    # the tuning's progress goes to the run's log too: on the network it takes minutes before the first iteration
+    result = tune(res.policy, config.env, demand, config.baselines.max_sweeps, res.tune_seed, config.baselines.cache_dir or None,
+                  log=log)
     how = "read from the tuning cache" if result.cached else f"in {result.seconds:.0f} s"
     log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths ({how}): "
         f"mean cost {result.mean_cost:,.1f}, params {np.round(result.params, 3).tolist()}")

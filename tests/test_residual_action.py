@@ -112,6 +112,11 @@ def test_resolve_rule_tunes_once_and_deterministically():
     bad = dataclasses.replace(config, residual=dataclasses.replace(config.residual, policy="no_such_rule"))
     with pytest.raises(UserError, match="residual.policy 'no_such_rule'"):
         resolve_rule(bad, 1)
+    # the search's progress reaches the run's log (a network search takes minutes before training starts)
+    lines: list[str] = []
+    resolve_rule(apply_overrides(config, ["baselines.cache_dir="]), 1, log=lines.append)
+    assert any(line.startswith("tuning ") and "sweep 1/" in line for line in lines), lines
+    assert lines[-1].startswith("residual rule ")
 
 
 def test_resolve_rule_searches_with_the_baselines_settings():
