@@ -18,7 +18,7 @@ from agents.baselines import (
 )
 from agents.baselines.tuning import _tuning_key
 from envs import make_env
-from utils.config import DemandConfig, EnvConfig, SerialConfig
+from utils.config import DemandConfig, EnvConfig, PlannerConfig, SerialConfig
 from utils.data_loader import sample_demand
 from utils.errors import UserError
 
@@ -253,3 +253,23 @@ def test_tuning_cache_returns_the_search_result_and_keys_on_its_inputs(tmp_path)
     entry.write_text("{not json")
     repaired = tune("installation_base_stock", config, demand, max_sweeps=1, cache_dir=tmp_path)
     assert not repaired.cached and repaired.params.tolist() == fresh.params.tolist() and entry.read_text() != "{not json"
+
+
+def test_a_rule_is_tuned_through_the_planner_when_given_one(tmp_path):
+    """tune(planner=...) searches the rule's parameters with its orders placed by the planner: its cost is the
+    planned rule's cost at those parameters (not the rule's alone); at fixed cost 0 the planner passes the
+    orders through, so the search is the plain one; the cache keeps the two apart."""
+    demand = sample_demand(DemandConfig(kind="stationary", stationary_mean=8.0), np.random.default_rng(4), 3, 30)
+    planner = PlannerConfig(enabled=True)
+    lots = EnvConfig(episode_length=30, serial=SerialConfig(fixed_order_cost=25.0))
+    planned = tune("forecast_base_stock", lots, demand, max_sweeps=2, planner=planner, cache_dir=tmp_path)
+    at_params = planned.params[None]
+    assert planned.mean_cost == pytest.approx(candidate_costs("forecast_base_stock", at_params, lots, demand, 0, planner)[0])
+    assert planned.mean_cost != pytest.approx(candidate_costs("forecast_base_stock", at_params, lots, demand)[0])
+    alone = tune("forecast_base_stock", lots, demand, max_sweeps=2, cache_dir=tmp_path)
+    assert not alone.cached and len(list(tmp_path.glob("*.json"))) == 2
+    assert tune("forecast_base_stock", lots, demand, max_sweeps=2, planner=planner, cache_dir=tmp_path).cached
+    free = EnvConfig(episode_length=30)
+    through = tune("forecast_base_stock", free, demand, max_sweeps=2, planner=planner)
+    plain = tune("forecast_base_stock", free, demand, max_sweeps=2)
+    assert through.params.tolist() == plain.params.tolist() and through.mean_cost == plain.mean_cost

@@ -15,7 +15,7 @@ from agents.baselines.common import DemandSummary, ParamSpace
 from agents.baselines.registry import POLICIES, make_baseline
 from agents.rollout import rollout
 from envs import make_env
-from utils.config import BaselinesConfig, EnvConfig, ExperimentConfig
+from utils.config import BaselinesConfig, EnvConfig, ExperimentConfig, PlannerConfig
 from utils.data_loader import sample_demand
 from utils.files import write_text_atomic
 from utils.logger import Progress, info
@@ -35,17 +35,27 @@ class TuneResult:
 
 
 def candidate_costs(
-    name: str, params: np.ndarray, env_config: EnvConfig, demand: np.ndarray, seed: int = 0
+    name: str, params: np.ndarray, env_config: EnvConfig, demand: np.ndarray, seed: int = 0,
+    planner: PlannerConfig | None = None, planner_answers: dict | None = None,
 ) -> np.ndarray:
     """Mean chain cost per episode of K parameter sets on the same demand paths, simulated as one batch.
 
     params (K, P), demand (M, T, S) -> (K,). Every candidate faces the same demand paths (common random
     numbers); shipping-loss draws, when on, come from the env's generator seeded with `seed`, so they are
-    the same run to run but differ between candidates.
+    the same run to run but differ between candidates. planner: place the rule's orders through the
+    hybrid planner (a rule meant to run with it is tuned with it); planner_answers: the planner's cache
+    of solved rows, shared between calls (the planner's answers depend on a row's inputs only).
     """
     K, M = params.shape[0], demand.shape[0]
     env = make_env(env_config, n_envs=K * M)
     policy = make_baseline(name, np.repeat(params, M, axis=0))  # candidate k owns envs k*M .. k*M+M-1
+    if planner is not None:
+        from agents.planner_wrapper import OrderPlanner, PlannedPolicy  # only planned rules need the lot sizers
+
+        order_planner = OrderPlanner(planner, env)
+        if planner_answers is not None:
+            order_planner.cache = planner_answers
+        policy = PlannedPolicy(policy, order_planner)
     cost = rollout(policy, env, np.tile(demand, (K, 1, 1)), seed=seed, record=False)  # (K*M, N)
     return cost.sum(axis=1).reshape(K, M).mean(axis=1)
 
@@ -109,9 +119,12 @@ def coordinate_search(
 
 def tune(
     name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int = 40, seed: int = 0,
-    cache_dir: str | Path | None = None, log: Callable[[str], None] = info,
+    cache_dir: str | Path | None = None, log: Callable[[str], None] = info, planner: PlannerConfig | None = None,
 ) -> TuneResult:
     """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched).
+
+    planner: tune the rule with its orders placed through the hybrid planner (its settings), as it will
+    run; None: the rule alone.
 
     cache_dir: a folder of earlier results; the search is deterministic, so a result found there for the same
     policy, env config, demand paths, search settings and simulation code is returned instead of searching
@@ -120,14 +133,14 @@ def tune(
     the search usually stops earlier).
     """
     if cache_dir:
-        path = Path(cache_dir) / f"{name}-{_tuning_key(name, env_config, demand, max_sweeps, seed)}.json"
+        path = Path(cache_dir) / f"{name}-{_tuning_key(name, env_config, demand, max_sweeps, seed, planner)}.json"
         if path.is_file():
             try:
                 stored = json.loads(path.read_text(encoding="utf-8"))
                 return TuneResult(**dict(stored, params=np.array(stored["params"], dtype=np.float64), cached=True))
             except (ValueError, TypeError, KeyError):
                 pass  # a damaged entry is searched again and rewritten
-        result = tune(name, env_config, demand, max_sweeps, seed, log=log)
+        result = tune(name, env_config, demand, max_sweeps, seed, log=log, planner=planner)
         stored = dict(dataclasses.asdict(result), params=result.params.tolist())
         del stored["cached"]
         write_text_atomic(path, json.dumps(stored, indent=1))
@@ -135,7 +148,8 @@ def tune(
     start = time.perf_counter()
     probe = make_env(env_config, n_envs=1)
     space = POLICIES[name].param_space(probe, DemandSummary.of(demand))
-    evaluate = lambda X: candidate_costs(name, X, env_config, demand, seed)  # noqa: E731
+    answers: dict = {}
+    evaluate = lambda X: candidate_costs(name, X, env_config, demand, seed, planner, answers)  # noqa: E731
     if not space.values:
         cost = float(evaluate(np.zeros((1, 0)))[0])
         return TuneResult(name, np.zeros(0), [], cost, 1, time.perf_counter() - start)
@@ -151,13 +165,18 @@ def tuning_demand(config: ExperimentConfig, baseline_config: BaselinesConfig, n_
     return sample_demand(config.demand, rng, baseline_config.tune_paths, config.env.episode_length, n_streams)
 
 
-def _tuning_key(name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int, seed: int) -> str:
+def _tuning_key(name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int, seed: int,
+                planner: PlannerConfig | None = None) -> str:
     """A digest of everything a tuning result depends on, the simulation code included (16 hex digits)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([name, dataclasses.asdict(env_config), max_sweeps, seed], sort_keys=True).encode())
     digest.update(np.ascontiguousarray(demand, dtype=np.int64).tobytes())
     digest.update(str(demand.shape).encode())
     root = Path(__file__).resolve().parents[2]
-    for source in sorted([*root.glob("agents/baselines/*.py"), root / "agents/rollout.py", *root.glob("envs/*.py")]):
+    sources = [*root.glob("agents/baselines/*.py"), root / "agents/rollout.py", *root.glob("envs/*.py")]
+    if planner is not None:
+        digest.update(json.dumps(dataclasses.asdict(planner), sort_keys=True).encode())
+        sources += [root / "agents/planner_wrapper.py", *root.glob("lot_sizing/*.py")]
+    for source in sorted(sources):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
