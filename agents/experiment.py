@@ -51,18 +51,19 @@ def trained_policy(
 
     policy: ``agents.happo_agent.HAPPOPolicy``; trained: the config it was trained with; env: the env it acts on.
     A correction policy acts through its rule (``ResidualPolicy``), a planner-trained one through its planner
-    (``PlannedPolicy``), so orders, costs and every metric are those of the orders placed. sample_actions:
+    (``PlannedPolicy``; with both, the corrected rule's orders go through the planner, as in training), so
+    orders, costs and every metric are those of the orders placed. sample_actions:
     act by sampling instead of greedily (the training-time behaviour); planner=False leaves the planner to
     the caller (``evaluate_main.py`` applies the one its --planner options choose)."""
     name = trained.train.algorithm + (" (sampled)" if sample_actions else "")  # happo, mappo or ippo
-    learned = LearnedPolicy(policy, name, deterministic=not sample_actions)
+    acting: Any = LearnedPolicy(policy, name, deterministic=not sample_actions)
     if trained.residual.enabled:
         if not trained.residual.params:
             raise UserError("the model has a residual action but no rule parameters; train it with train_main.py")
-        return ResidualPolicy(learned, RuleCorrection(trained.residual, env))
+        acting = ResidualPolicy(acting, RuleCorrection(trained.residual, env))
     if planner and trained.planner.enabled:
-        return PlannedPolicy(learned, OrderPlanner(trained.planner, env))
-    return learned
+        acting = PlannedPolicy(acting, OrderPlanner(trained.planner, env))
+    return acting
 
 
 def test_demand(config: ExperimentConfig, n_streams: int) -> tuple[np.ndarray, list[str]]:

@@ -80,7 +80,8 @@ class RuleCorrection:
 class ResidualEnv:
     """A batched env whose actions are corrections to the rule's orders (same API as the wrapped env).
 
-    ``info`` also holds ``rule_orders`` and ``orders`` (what was placed), both (B, N, D).
+    ``info`` also holds ``rule_orders``, ``proposed`` (rule plus correction) and ``orders`` (what was placed:
+    the proposal, or the planner's order when the wrapped env is a ``PlannerEnv``), all (B, N, D).
     """
 
     def __init__(self, env: Any, correction: RuleCorrection) -> None:
@@ -104,7 +105,7 @@ class ResidualEnv:
         placed = self.correction.orders(actions)
         obs, rewards, terminated, truncated, info = self.env.step(placed)
         self.correction.propose(obs, self.env)
-        info = dict(info, rule_orders=rule_orders, orders=placed)
+        info = dict(info, rule_orders=rule_orders, proposed=placed, orders=info.get("orders", placed))
         return self.correction.observe(obs), rewards, terminated, truncated, info
 
     def state(self) -> np.ndarray:
@@ -143,8 +144,8 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
 
     A no-op when ``residual`` is off or its parameters are given. The rule is tuned on ``residual.tune_paths``
     paths seeded by ``residual.tune_seed``, with the search settings of the ``baselines:`` section
-    (``max_sweeps``, ``cache_dir``), as every baseline is. The tuning is deterministic, and its result is
-    written into the returned config, which the run saves.
+    (``max_sweeps``, ``cache_dir``), as every baseline is, and through the planner when ``planner`` is on.
+    The tuning is deterministic, and its result is written into the returned config, which the run saves.
     """
     res = config.residual
     if not res.enabled:
@@ -160,9 +161,11 @@ def resolve_rule(config: ExperimentConfig, n_streams: int, log: Any = print) -> 
     # the paths and their seed are the residual section's own; the search settings are the baselines: section's
     bcfg = BaselinesConfig(tune_paths=res.tune_paths, tune_seed=res.tune_seed)
     demand = tuning_demand(config, bcfg, n_streams)  # (M, T, S)
-    # the tuning's progress goes to the run's log too: on the network it takes minutes before the first iteration
+    # the tuning's progress goes to the run's log too: on the network it takes minutes before the first iteration;
+    # with the planner on, the rule is tuned with its orders placed by the planner, as it will act
+    planner = config.planner if config.planner.enabled else None
     result = tune(res.policy, config.env, demand, config.baselines.max_sweeps, res.tune_seed, config.baselines.cache_dir or None,
-                  log=log)
+                  log=log, planner=planner)
     how = "read from the tuning cache" if result.cached else f"in {result.seconds:.0f} s"
     log(f"residual rule {res.policy} tuned on {res.tune_paths} training-generator paths ({how}): "
         f"mean cost {result.mean_cost:,.1f}, params {np.round(result.params, 3).tolist()}")

@@ -376,7 +376,6 @@ def validate(config: Any, source: str = "config") -> None:
         (config.residual.width >= 1, "residual.width must be at least 1"),
         (0.0 < config.residual.start_prob < 1.0, "residual.start_prob must be in (0, 1)"),
         (config.residual.tune_paths >= 1, "residual.tune_paths must be at least 1"),
-        (not (config.residual.enabled and config.planner.enabled), "residual and planner cannot both be enabled; turn one off"),
         (config.planner.horizon >= 1, "planner.horizon must be at least 1"),
         (config.planner.fixed_order_cost >= 0 or config.planner.fixed_order_cost == -1, "planner.fixed_order_cost must be >= 0, or -1 for the env's fixed order cost"),
         (0.0 < config.planner.smoothing <= 1.0, "planner.smoothing must be in (0, 1]"),
