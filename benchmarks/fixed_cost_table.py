@@ -3,12 +3,19 @@
     python benchmarks/fixed_cost_table.py [--fixed_costs 5 25 100] [--seeds 0 1 2 3 4] [--jobs 2]
         [--steps 2000000] [--out results/fixed_cost_table]
 
+Every row is trained and scored the same way at each K; one K takes about an hour of trainings two at a
+time on a 2-core machine (20 trainings of 2M steps).
+
 At each fixed cost K, on ``configs/train_serial_fixed_cost.yaml`` (``env.serial.fixed_order_cost=K``):
 - **pure HAPPO**: one training per seed, evaluated greedily on the test files;
 - **+ planner at evaluation**: the same models, their orders placed through the net-requirements planner
   (``evaluate_main --planner exact``, planner settings at their defaults);
 - **trained with the planner**: one training per seed with ``planner.enabled=true`` (same settings), evaluated
   with it;
+- **correcting the rule, with the planner**: the residual action on the rule-with-planner reference below
+  (its family and parameters, chosen on the tuning paths), the planner placing the corrected orders, team
+  reward (``env.reward_alpha=0``, what the table scores), the residual settings of the serial preset
+  (corrections -5..5, the rule's order with probability 0.5 at the start); trained and evaluated that way;
 - **classic rules**: every family tuned at that K on training-generator paths (``evaluate_main --baselines``,
   one run per K), the forecast-adaptive (s, S) and the best family (lowest test cost) shown;
 - **a rule with the planner**: the planner placing a classic rule's orders, a hybrid without learning. The
@@ -112,7 +119,7 @@ def interval_text(diffs: list[float], reference: float | None = None) -> str:
 
 
 def table_for_k(args: argparse.Namespace, k: float) -> dict:
-    """Every number of one K: per-seed costs of the three HAPPO rows, the rules, paired differences."""
+    """Every number of one K: per-seed costs of the four HAPPO rows, the rules, paired differences."""
     tag = f"K{k:g}"
     base = [f"env.serial.fixed_order_cost={k:g}", f"train.total_env_steps={args.steps}"]
     pure = trained(args, args.out / f"{tag}_pure", base)
@@ -129,18 +136,23 @@ def table_for_k(args: argparse.Namespace, k: float) -> dict:
     planned = rule_with_planner(k, rules_json, args.out / f"rule_with_planner_{tag}.json")
     planned_name = f"{planned['family']} + planner"
     rules[planned_name] = planned["test_cost"]
+    corrections = ["planner.enabled=true", "residual.enabled=true", f"residual.policy={planned['family']}",
+                   f"residual.params={json.dumps(planned['params'])}", "env.reward_alpha=0"]
+    correcting = trained(args, args.out / f"{tag}_residual_planner", base + corrections)
     rows = {
         "pure HAPPO": {s: r["cost"] for s, r in pure.items()},
         "HAPPO + planner at evaluation": at_evaluation,
         "HAPPO trained with the planner": {s: r["cost"] for s, r in with_planner.items()},
+        "HAPPO correcting the rule, with the planner": {s: r["cost"] for s, r in correcting.items()},
     }
-    validation = {"pure HAPPO": {s: best_validation(r["dir"]) for s, r in pure.items()},
-                  "HAPPO trained with the planner": {s: best_validation(r["dir"]) for s, r in with_planner.items()}}
+    trainings = {"pure HAPPO": pure, "HAPPO trained with the planner": with_planner,
+                 "HAPPO correcting the rule, with the planner": correcting}
+    validation = {name: {s: best_validation(r["dir"]) for s, r in runs.items()} for name, runs in trainings.items()}
     seeds = args.seeds
     result = {"K": k, "seeds": seeds, "test": rows, "validation": validation, "rules": rules, "best_rule": best_rule,
               "rule_with_planner": planned_name,
               "train_minutes": {name: statistics.fmean(r["train_seconds"] for r in runs.values()) / 60
-                                for name, runs in (("pure HAPPO", pure), ("HAPPO trained with the planner", with_planner))},
+                                for name, runs in trainings.items()},
               "paired": {}}
     for name, costs in rows.items():
         result["paired"][name] = {
