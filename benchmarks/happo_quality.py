@@ -6,7 +6,8 @@
 For each seed it runs ``train_main.py --seed S`` (``--jobs`` runs in parallel, one torch thread each; a
 seed whose run already finished in the output folder is not trained again, so an interrupted table
 can be completed) and ``evaluate_main.py`` on the config's test files; the baselines and the clairvoyant bound
-come from one ``evaluate_main.py --baselines`` run per config (cached in the output folder). It prints a
+come from one ``evaluate_main.py --baselines`` run per config and set of overrides that change the
+baselines' costs (env, demand, baselines keys; cached in the output folder). It prints a
 markdown row per config: per-seed test costs, their mean and standard deviation, the best tuned
 baseline, the clairvoyant bound and the gap to it, and the training time (the wall-clock of the
 training loop, from the run's metrics.csv). Every command it runs is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import statistics
 import subprocess
@@ -88,12 +90,29 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> dict[int, dict]:
     return results
 
 
+def baseline_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that change what the baselines cost: env, demand and baselines keys, except those only the
+    learner sees (reward mixing, observation features, the validation set)."""
+    kept = []
+    for kv in overrides:
+        section, _, name = kv.split("=", 1)[0].strip().partition(".")
+        learner_only = name == "reward_alpha" or name.startswith(("obs_", "validation_"))
+        if section in ("env", "demand", "baselines") and not learner_only:
+            kept.append(kv)
+    return kept
+
+
 def baselines(args: argparse.Namespace, out_root: Path) -> dict[str, dict]:
-    """Tuned baselines and the bound on the test files (one run per config, reused across labels)."""
-    path = out_root / f"baselines_{Path(args.config).stem}.json"
+    """Tuned baselines and the bound on the test files (one run per config and baseline-relevant overrides,
+    reused across labels)."""
+    relevant = baseline_overrides(args.overrides)
+    digest = "_" + hashlib.sha256("\n".join(sorted(relevant)).encode()).hexdigest()[:8] if relevant else ""
+    stem = f"baselines_{Path(args.config).stem}{digest}"
+    path = out_root / f"{stem}.json"
     if not path.exists():
-        log = out_root / f"baselines_{Path(args.config).stem}.log"
-        cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--baselines", "--output_json", str(path)]
+        log = out_root / f"{stem}.log"
+        cmd = [sys.executable, "evaluate_main.py", "--config", args.config, "--baselines", "--output_json", str(path),
+               *set_args(relevant)]
         wait(run(cmd, log), log)
     return json.loads(path.read_text())["policies"]
 
