@@ -269,6 +269,9 @@ def test_a_rule_is_tuned_through_the_planner_when_given_one(tmp_path):
     alone = tune("forecast_base_stock", lots, demand, max_sweeps=2, cache_dir=tmp_path)
     assert not alone.cached and len(list(tmp_path.glob("*.json"))) == 2
     assert tune("forecast_base_stock", lots, demand, max_sweeps=2, planner=planner, cache_dir=tmp_path).cached
+    # a planner section that is off is no planner: the rule alone, from the same cache entry
+    assert tune("forecast_base_stock", lots, demand, max_sweeps=2, planner=PlannerConfig(), cache_dir=tmp_path).cached
+    assert len(list(tmp_path.glob("*.json"))) == 2
     free = EnvConfig(episode_length=30)
     through = tune("forecast_base_stock", free, demand, max_sweeps=2, planner=planner)
     plain = tune("forecast_base_stock", free, demand, max_sweeps=2)

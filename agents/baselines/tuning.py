@@ -49,7 +49,7 @@ def candidate_costs(
     K, M = params.shape[0], demand.shape[0]
     env = make_env(env_config, n_envs=K * M)
     policy = make_baseline(name, np.repeat(params, M, axis=0))  # candidate k owns envs k*M .. k*M+M-1
-    if planner is not None:
+    if planner is not None and planner.enabled:
         from agents.planner_wrapper import OrderPlanner, PlannedPolicy  # only planned rules need the lot sizers
 
         order_planner = OrderPlanner(planner, env)
@@ -124,7 +124,7 @@ def tune(
     """Fit one baseline's parameters by simulation on `demand` (M, T, S) (coordinate search, batched).
 
     planner: tune the rule with its orders placed through the hybrid planner (its settings), as it will
-    run; None: the rule alone.
+    run; None or a planner that is not enabled: the rule alone.
 
     cache_dir: a folder of earlier results; the search is deterministic, so a result found there for the same
     policy, env config, demand paths, search settings and simulation code is returned instead of searching
@@ -174,7 +174,7 @@ def _tuning_key(name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps
     digest.update(str(demand.shape).encode())
     root = Path(__file__).resolve().parents[2]
     sources = [*root.glob("agents/baselines/*.py"), root / "agents/rollout.py", *root.glob("envs/*.py")]
-    if planner is not None:
+    if planner is not None and planner.enabled:
         digest.update(json.dumps(dataclasses.asdict(planner), sort_keys=True).encode())
         sources += [root / "agents/planner_wrapper.py", *root.glob("lot_sizing/*.py")]
     for source in sorted(sources):
