@@ -45,7 +45,7 @@ from agents.baselines import candidate_costs, make_baseline, rollout, tune, tuni
 from agents.planner_wrapper import OrderPlanner, PlannedPolicy
 from envs import make_env
 from happo_ablations import best_validation
-from happo_quality import run, set_args, train_and_evaluate, wait
+from happo_quality import BOUND, run, set_args, train_and_evaluate, wait
 from utils.config import PlannerConfig, load_config
 from utils.data_loader import read_demand_folder
 from utils.errors import run_cli
@@ -55,7 +55,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "configs/train_serial_fixed_cost.yaml"
 MODEL = "serial_fixed_cost_policy.pt"
 SS = "forecast_s_S"
-BOUND = "clairvoyant bound (LP)"
 
 
 def policy_cost(path: Path) -> float:
