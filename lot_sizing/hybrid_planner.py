@@ -350,8 +350,7 @@ def _cached_dp_first_orders(demand, setup, holding, backlog, capacity: int, star
     reachable range, and levels outside a row's range never win), so answers can be reused across
     calls: a training run's rows are whole-unit forecasts and net stocks that repeat within a few
     hundred periods, and one DP call costs more than the whole env step."""
-    R, H = demand.shape
-    end_backlog = backlog * H
+    end_backlog = backlog * demand.shape[1]  # (R,) per unit still owed after the horizon
     if cache is None:
         return inventory_dp_first_orders(demand, setup, holding, backlog, capacity, start, end_backlog)
     keys = [("dp", capacity, *row) for row in np.column_stack([demand, setup, holding, backlog, start]).tolist()]
@@ -383,7 +382,8 @@ def net_requirement_orders(
     position, proposal, forecast, lead_time (R,) as in :func:`net_requirement_problem`; setup,
     holding and backlog costs one value or one per row; capacity: the order cap. ``backend`` "exact"
     (the DP over inventory levels, all rows at once) or "ga" (the memetic GA per row); with ``cache``
-    (a dict kept between calls) either reuses the answer of a row seen before. With a zero setup cost the answer is the proposal itself (clipped to the cap).
+    (a dict kept between calls) either reuses the answer of a row seen before. With a zero setup cost
+    the answer is the proposal itself (clipped to the cap).
     """
     if backend not in ("exact", "ga"):
         raise UserError(f"planner mode net_requirements solves with back end 'exact' or 'ga', got '{backend}'")
