@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from agents.policy_networks import mlp, orthogonal_linear
+from agents.policy_networks import mlp, orthogonal_linear, tanh_via_sigmoid
 
 
 class ValueNormalizer(nn.Module):
@@ -103,5 +103,5 @@ class LocalCritics(nn.Module):
         for j, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, w)
             if j < len(self.weights) - 1:
-                x = torch.tanh(x)
+                x = tanh_via_sigmoid(x)
         return x.squeeze(-1).transpose(0, 1)

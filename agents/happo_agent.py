@@ -40,6 +40,7 @@ from agents.rollout_buffer import Batch, RolloutBuffer
 from utils.config import ExperimentConfig, config_to_dict
 from utils.errors import UserError
 from utils.files import atomic_write
+from utils.memory import keep_freed_memory
 from utils.registry import Registry
 from utils.stored_config import stored_config
 
@@ -109,6 +110,7 @@ class HAPPOTrainer:
         env: a batched env (``envs.make_env``) with config.train.n_envs envs."""
         cfg = config.train
         torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory()  # tensors freed in one step are reused in the next, without page faults
         self.config = config
         self.cfg = cfg
         self.env = env

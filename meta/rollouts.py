@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.policy_networks import ActorGroup, sample_categorical
+from agents.policy_networks import ActorGroup, sample_categorical, tanh_via_sigmoid
 
 Params = dict[str, torch.Tensor]
 
@@ -55,7 +55,7 @@ def log_probs_all(params: Params, obs: torch.Tensor) -> torch.Tensor:
         for j, (w, b) in enumerate(layers):
             x = torch.nn.functional.linear(x, params[w], params[b])
             if j < len(layers) - 1:
-                x = torch.tanh(x)
+                x = tanh_via_sigmoid(x)
         out.append(torch.log_softmax(x, dim=-1))
     return torch.stack(out, dim=1)
 
@@ -85,7 +85,7 @@ def task_log_probs(layers: list[tuple[torch.Tensor, torch.Tensor]], obs: torch.T
     for j, (w, b) in enumerate(layers):
         x = torch.baddbmm(b, x, w)
         if j < len(layers) - 1:
-            x = torch.tanh(x)
+            x = tanh_via_sigmoid(x)
     logits = x.view(n_tasks, N, E, -1).transpose(1, 2).reshape(B, N, -1)
     return torch.log_softmax(logits, dim=-1)
 

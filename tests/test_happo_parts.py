@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agents.centralized_critic import ValueNormalizer
-from agents.policy_networks import ActorGroup
+from agents.policy_networks import ActorGroup, tanh_via_sigmoid
 from agents.rollout_buffer import compute_gae
 
 
@@ -41,6 +41,18 @@ def test_batched_actor_group_matches_each_actor_and_respects_the_action_space():
     assert torch.isfinite(entropy).all()
     greedy, _ = group.act(obs[:1], deterministic=True)
     assert greedy[0].tolist() == stacked[0].argmax(-1).tolist()
+
+
+def test_tanh_via_sigmoid_is_tanh_in_value_and_gradient():
+    x = torch.linspace(-12, 12, 200001)  # float32, through 0 and into both saturations
+    torch.testing.assert_close(tanh_via_sigmoid(x), torch.tanh(x), rtol=0, atol=2e-7)
+    x64 = torch.linspace(-5, 5, 1001, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(tanh_via_sigmoid, (x64[::97].detach().requires_grad_(),))
+    (grad,) = torch.autograd.grad(tanh_via_sigmoid(x64).sum(), x64)
+    torch.testing.assert_close(grad, 1 - torch.tanh(x64.detach()) ** 2, rtol=0, atol=1e-12)
+    with torch.no_grad():  # the rollout's path: no graph node, the same values
+        assert not tanh_via_sigmoid(x64).requires_grad
+        torch.testing.assert_close(tanh_via_sigmoid(x64), torch.tanh(x64), rtol=0, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------------------------
