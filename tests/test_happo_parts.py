@@ -50,6 +50,10 @@ def test_tanh_via_sigmoid_is_tanh_in_value_and_gradient():
     torch.autograd.gradcheck(tanh_via_sigmoid, (x64[::97].detach().requires_grad_(),))
     (grad,) = torch.autograd.grad(tanh_via_sigmoid(x64).sum(), x64)
     torch.testing.assert_close(grad, 1 - torch.tanh(x64.detach()) ** 2, rtol=0, atol=1e-12)
+    # second order, as MAML takes it (nested torch.func.grad): d2 tanh / dx2 = -2 tanh (1 - tanh^2)
+    second = torch.func.vmap(torch.func.grad(torch.func.grad(tanh_via_sigmoid)))(x64.detach())
+    t = torch.tanh(x64.detach())
+    torch.testing.assert_close(second, -2 * t * (1 - t**2), rtol=0, atol=1e-12)
     with torch.no_grad():  # the rollout's path: no graph node, the same values
         assert not tanh_via_sigmoid(x64).requires_grad
         torch.testing.assert_close(tanh_via_sigmoid(x64), torch.tanh(x64), rtol=0, atol=1e-15)
