@@ -10,6 +10,7 @@ import pytest
 
 SCRIPT = """
 import resource, sys, torch
+torch.set_num_threads(1)  # as the trainer does (the allocation pattern depends on it)
 from utils.memory import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "on" else None
 x, w = torch.randn(6400, 64), torch.randn(64, 64)
@@ -36,6 +37,7 @@ def page_faults(mode: str) -> tuple[str, int]:
 def test_freed_tensors_are_reused_without_page_faults():
     applied, faults = page_faults("on")
     assert applied == "True"
-    assert faults < 1_000  # the temporaries come back from the heap (the default: about 77,000)
     _, faults_default = page_faults("off")
-    assert faults_default > 10_000  # without it: fresh pages for every large temporary (about 400 per 1.6 MB)
+    # glibc's default varies from run to run (4,000 to 23,000 page faults measured here); with the
+    # setting about 300, stable: the temporaries come back from the heap
+    assert faults < 1_000 and 5 * faults < faults_default
