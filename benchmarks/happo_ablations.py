@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 from scipy import stats
@@ -34,6 +35,9 @@ def best_validation(seed_dir: Path) -> float | None:
 
 def load_variant(folder: Path) -> dict:
     """{'name', 'test': {seed: cost}, 'validation': {seed: cost}} of one happo_quality output folder."""
+    if not (folder / "summary.json").is_file():
+        print(f"error: {folder}/summary.json not found: give a folder happo_quality.py has finished", file=sys.stderr)
+        raise SystemExit(2)
     summary = json.loads((folder / "summary.json").read_text())
     test = dict(zip(summary["seeds"], summary["test_costs"]))
     validation = {s: best_validation(folder / f"seed{s}") for s in summary["seeds"]}
@@ -76,7 +80,7 @@ def main() -> int:
         ref = {"name": args.reference_name, "test": dict(enumerate(args.reference_costs)),
                "validation": {s: None for s in range(len(args.reference_costs))}}
     else:
-        raise SystemExit("give --reference or --reference_costs")
+        parser.error("give --reference or --reference_costs")
     rows = [ref] + [load_variant(Path(v)) for v in args.variant]
     print("| variant | validation per seed | test per seed | test mean ± sd | test minus reference, paired (95% CI) "
           "| validation minus reference, paired |")
