@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from agents.centralized_critic import ValueNormalizer
-from agents.policy_networks import ActorGroup, tanh_via_sigmoid
+from agents.policy_networks import ActorGroup, CategoricalActor, tanh_via_sigmoid
+from agents.ppo_updates import surrogate_gradients
 from agents.rollout_buffer import compute_gae
 
 
@@ -57,6 +58,40 @@ def test_tanh_via_sigmoid_is_tanh_in_value_and_gradient():
     with torch.no_grad():  # the rollout's path: no graph node, the same values
         assert not tanh_via_sigmoid(x64).requires_grad
         torch.testing.assert_close(tanh_via_sigmoid(x64), torch.tanh(x64), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("nvec, hidden", [([21], [64, 64]), ([3, 1, 2], [16]), ([5, 5], [8, 8, 8])])
+@pytest.mark.parametrize("seed", range(4))
+def test_surrogate_gradients_equal_autograd(nvec, hidden, seed):
+    # a serial stage (21 orders), a node with choices missing from its dimensions, a deeper network
+    gen = torch.Generator().manual_seed(seed)
+    actor = CategoricalActor(obs_dim=7, action_nvec=np.array(nvec), n_choices=max(nvec), hidden_sizes=hidden, generator=gen)
+    with torch.no_grad():
+        actor.net[-1].weight.normal_(0, 0.5, generator=gen)  # a policy far from uniform
+    n = 300
+    obs = torch.randn(n, 7, generator=gen)
+    actions = torch.stack([torch.randint(0, k, (n,), generator=gen) for k in nvec], dim=1)
+    with torch.no_grad():
+        current = actor.log_prob(obs, actions)
+    # old log-probs that put the ratio below, inside and above [0.8, 1.2]; advantages of both signs
+    old_log_prob = current - torch.empty(n).uniform_(-0.5, 0.5, generator=gen)
+    old_log_prob[:10] = current[:10]  # r = 1 exactly: a tie of the two terms of the min
+    weighted_adv = torch.randn(n, generator=gen)
+    clip_eps, entropy_coef = 0.2, 0.05
+
+    log_prob, entropy = actor.log_prob_entropy(obs, actions)
+    ratio = (log_prob - old_log_prob).exp()
+    loss = -torch.min(ratio * weighted_adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * weighted_adv).mean()
+    loss = loss - entropy_coef * entropy.mean()
+    expected = torch.autograd.grad(loss, list(actor.parameters()))
+
+    grads, log_ratio, entropy_out = surrogate_gradients(actor, obs, actions, old_log_prob, weighted_adv, clip_eps, entropy_coef)
+    assert ((ratio < 0.8).any() and (ratio > 1.2).any()).item()
+    assert len(grads) == len(expected)
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(log_ratio, (log_prob - old_log_prob).detach())
+    torch.testing.assert_close(entropy_out, entropy.detach())
 
 
 # ----------------------------------------------------------------------------------------------
