@@ -42,12 +42,13 @@ def surrogate_gradients(
     weighted_adv: torch.Tensor,
     clip_eps: float,
     entropy_coef: float,
-) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Gradient of the clipped surrogate loss ``-mean(min(r A, clip(r, 1-eps, 1+eps) A)) - c mean(H)`` with
     respect to the actor's parameters, derived by hand instead of by autograd.
 
     obs (M, obs_dim), actions int64 (M, D), old_log_prob (M,), weighted_adv (M,) (M * A for HAPPO) ->
-    (one gradient per ``actor.parameters()`` tensor, log_ratio (M,), entropy (M,)).
+    (one gradient per ``actor.parameters()`` tensor, the step's statistics (4,): policy loss, mean entropy,
+    approximate KL to the old policy, clip fraction, all before the step).
 
     Why by hand: a minibatch step of these small networks spends about as long in the autograd engine and
     PyTorch's per-operation overhead as in arithmetic; the explicit backward pass below does the same
@@ -57,18 +58,14 @@ def surrogate_gradients(
     through each, the clipped half through the clamp, so r gets the full -A/M; outside, only the smaller term
     passes, and the clipped one is constant there.
     """
-    layers = list(actor.net)  # Linear, Tanh, Linear, Tanh, ..., Linear (policy_networks.mlp)
+    linears = actor.net[::2]  # policy_networks.mlp: Linear, Tanh, Linear, Tanh, ..., Linear
     with torch.no_grad():
-        inputs = []  # the input of every Linear layer (M, width)
-        x = obs
-        for layer in layers:
-            if isinstance(layer, nn.Linear):
-                inputs.append(x)
-                x = torch.addmm(layer.bias, x, layer.weight.t())
-            else:
-                x = layer(x)  # the activation (no graph: gradients are off)
+        inputs = [obs]  # the input of every Linear layer (M, width): obs, then each tanh's output
+        for linear, activation in zip(linears[:-1], actor.net[1::2]):
+            inputs.append(activation(torch.addmm(linear.bias, inputs[-1], linear.weight.t())))
+        logits = torch.addmm(linears[-1].bias, inputs[-1], linears[-1].weight.t())
         n, n_dims, n_choices = obs.shape[0], actor.n_dims, actor.n_choices
-        log_p = masked_log_softmax(x.view(n, n_dims, n_choices), actor.missing)  # (M, D, K)
+        log_p = masked_log_softmax(logits.view(n, n_dims, n_choices), actor.missing)  # (M, D, K)
         p = log_p.exp()
         chosen = F.one_hot(actions, n_choices).to(p.dtype)  # (M, D, K)
         log_prob = (log_p * chosen).sum((1, 2))  # (M,)
@@ -82,18 +79,17 @@ def surrogate_gradients(
         d_logits = d_log_prob.view(n, 1, 1) * (chosen - p) + (entropy_coef / n) * p * (log_p + entropy_per_dim.unsqueeze(-1))
         grad_out = d_logits.view(n, n_dims * n_choices)
         grads: list[torch.Tensor] = []
-        linear_index = len(inputs) - 1
-        for position in range(len(layers) - 1, -1, -1):  # backwards through the layers
-            layer = layers[position]
-            if isinstance(layer, nn.Linear):
-                layer_input = inputs[linear_index]
-                grads[:0] = [grad_out.t() @ layer_input, grad_out.sum(0)]  # weight (out, in), bias (out,)
-                if linear_index > 0:
-                    grad_out = grad_out @ layer.weight  # d loss / d layer input
-                linear_index -= 1
-            else:  # tanh: the gradient from its output, the next Linear layer's input
-                grad_out = torch.ops.aten.tanh_backward(grad_out, inputs[linear_index + 1])
-    return grads, log_ratio, entropy_per_dim.sum(-1)
+        for j in range(len(linears) - 1, -1, -1):  # backwards through the layers
+            grads[:0] = [grad_out.t() @ inputs[j], grad_out.sum(0)]  # weight (out, in), bias (out,)
+            if j > 0:  # through the layer, then the tanh whose output is its input
+                grad_out = torch.ops.aten.tanh_backward(grad_out @ linears[j].weight, inputs[j])
+        stats = torch.stack([
+            -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),
+            entropy_per_dim.sum(-1).mean(),
+            ((ratio - 1) - log_ratio).mean(),  # Schulman's unbiased KL estimate
+            ((ratio - 1).abs() > clip_eps).float().mean(),
+        ])
+    return grads, stats
 
 
 def ppo_actor_update(
@@ -121,23 +117,18 @@ def ppo_actor_update(
     for _ in range(cfg.ppo_epochs):
         for idx in minibatch_indices(obs.shape[0], cfg.n_minibatches, generator):
             # index_select gathers the same rows as obs[idx], several times faster than advanced indexing
-            adv = weighted_adv.index_select(0, idx)
-            grads, log_ratio, entropy = surrogate_gradients(
+            grads, step = surrogate_gradients(
                 actor, obs.index_select(0, idx), actions.index_select(0, idx), old_log_prob.index_select(0, idx),
-                adv, cfg.clip_eps, cfg.entropy_coef,
+                weighted_adv.index_select(0, idx), cfg.clip_eps, cfg.entropy_coef,
             )
-            ratio = log_ratio.exp()
-            kl = ((ratio - 1) - log_ratio).mean()  # Schulman's unbiased KL estimate, before this step
-            if kl_stop > 0 and float(kl) > kl_stop:
+            if kl_stop > 0 and float(step[2]) > kl_stop:  # step[2]: the approximate KL
                 stopped = True  # this agent has moved far enough from the policy that collected the batch
                 break
             for parameter, grad in zip(parameters, grads):
                 parameter.grad = grad
             nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
             optimizer.step()
-            policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv).mean()
-            clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
-            step_stats.append(torch.stack([policy_loss, entropy.mean(), kl, clip_frac]))
+            step_stats.append(step)
         if stopped:
             break
     # one conversion at the end instead of four .item() per step; averaged in Python floats, step by step
