@@ -68,8 +68,6 @@ class ValueNormalizer(nn.Module):
 class CentralizedCritic(nn.Module):
     """V(s) for every agent from the global state: one shared MLP trunk, one output head per agent."""
 
-    reads_state, reads_obs = True, False  # which inputs of forward() are used (callers may pass None for the other)
-
     def __init__(self, state_dim: int, n_agents: int, hidden_sizes: list[int], generator: torch.Generator) -> None:
         super().__init__()
         self.net = mlp(state_dim, hidden_sizes, n_agents, 1.0, generator)
@@ -81,8 +79,6 @@ class CentralizedCritic(nn.Module):
 
 class LocalCritics(nn.Module):
     """IPPO: agent i's critic sees only its own observation; the N critics are evaluated in one bmm."""
-
-    reads_state, reads_obs = False, True  # which inputs of forward() are used (callers may pass None for the other)
 
     def __init__(self, obs_dim: int, n_agents: int, hidden_sizes: list[int], generator: torch.Generator) -> None:
         super().__init__()

@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
-from agents.policy_networks import ActorGroup
+from agents.policy_networks import ActorGroup, mlp_backward, mlp_forward
 from agents.ppo_updates import (  # noqa: F401  (n_iterations, ppo_actor_update: imported from here by scripts)
-    adam, clipped_value_loss, minibatch_indices, n_iterations, normalize_advantages, ppo_actor_update,
+    ClippedAdam, clipped_value_loss_gradient, minibatch_indices, n_iterations, normalize_advantages, ppo_actor_update,
 )
 from agents.rollout import LearnedPolicy, rollout
 from agents.rollout_buffer import Batch, RolloutBuffer
@@ -126,8 +126,8 @@ class HAPPOTrainer:
         else:
             self.critic = CentralizedCritic(env.state_dim, self.n_agents, cfg.hidden_sizes, init_gen)
         self.value_norm = ValueNormalizer(self.n_agents)
-        self.actor_optimizers = [adam(a.parameters(), cfg.lr_actor) for a in self.actors.actors]
-        self.critic_optimizer = adam(self.critic.parameters(), cfg.lr_critic)
+        self.actor_optimizers = [ClippedAdam(a.parameters(), cfg.lr_actor, cfg.max_grad_norm) for a in self.actors.actors]
+        self.critic_optimizer = ClippedAdam(self.critic.parameters(), cfg.lr_critic, cfg.max_grad_norm)
         # action sampling and minibatch shuffles
         self.generator = torch.Generator().manual_seed(int(sample_seed))
         # the agents' update order
@@ -226,18 +226,19 @@ class HAPPOTrainer:
         losses = []  # per minibatch step, as tensors: converted once at the end
         for _ in range(cfg.ppo_epochs):
             for idx in minibatch_indices(batch.obs.shape[0], cfg.n_minibatches, self.generator):
-                # gather only the input this critic reads (index_select: see ppo_actor_update)
-                state = batch.state.index_select(0, idx) if self.critic.reads_state else None
-                obs = batch.obs.index_select(0, idx) if self.critic.reads_obs else None
-                values = self.critic(state, obs)
-                loss = clipped_value_loss(
-                    values, old_values.index_select(0, idx), targets.index_select(0, idx), cfg.value_clip, cfg.huber_delta
-                )
-                self.critic_optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
-                self.critic_optimizer.step()
-                losses.append(loss.detach())
+                old_idx, targets_idx = old_values.index_select(0, idx), targets.index_select(0, idx)
+                if isinstance(self.critic, CentralizedCritic):  # an mlp on the state: its backward pass by hand
+                    inputs, values = mlp_forward(self.critic.net, batch.state.index_select(0, idx))  # values (m, N)
+                    loss, grad_values = clipped_value_loss_gradient(values, old_idx, targets_idx, cfg.value_clip, cfg.huber_delta)
+                    grads = mlp_backward(self.critic.net, inputs, grad_values)
+                else:  # LocalCritics (IPPO): autograd through the batched per-agent critics
+                    values = self.critic(None, batch.obs.index_select(0, idx))
+                    loss, grad_values = clipped_value_loss_gradient(
+                        values.detach(), old_idx, targets_idx, cfg.value_clip, cfg.huber_delta
+                    )
+                    grads = torch.autograd.grad(values, parameters, grad_values)
+                self.critic_optimizer.step(grads)
+                losses.append(loss)
         residual_var = (batch.returns - batch.values).var()
         explained = 1.0 - float(residual_var / batch.returns.var().clamp(min=1e-12))
         return {"critic_loss": sum(torch.stack(losses).tolist()) / len(losses), "explained_variance": explained}
@@ -249,8 +250,8 @@ class HAPPOTrainer:
         if self.cfg.lr_schedule == "linear":
             frac = max(1.0 - self.iteration / self.n_iterations, 0.0)
         for optimizer in self.actor_optimizers:
-            optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_actor
-        self.critic_optimizer.param_groups[0]["lr"] = frac * self.cfg.lr_critic
+            optimizer.lr = frac * self.cfg.lr_actor
+        self.critic_optimizer.lr = frac * self.cfg.lr_critic
         return frac
 
     def train_iteration(self) -> dict[str, float]:

@@ -86,6 +86,35 @@ def mlp(n_in: int, hidden_sizes: list[int], n_out: int, out_gain: float, generat
     return nn.Sequential(*layers)
 
 
+def mlp_forward(net: nn.Sequential, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """An ``mlp``'s forward pass without autograd, keeping what ``mlp_backward`` needs.
+
+    x (M, n_in) -> (the input of every Linear layer: [x, h_1, ..., h_L], the output (M, n_out)).
+    """
+    linears = list(net)[::2]  # mlp: Linear, Tanh, Linear, Tanh, ..., Linear (slicing net itself builds a new Sequential)
+    inputs = [x]
+    for linear in linears[:-1]:
+        inputs.append(_two_sigmoid_2x_minus_1(torch.addmm(linear.bias, inputs[-1], linear.weight.t())))
+    return inputs, torch.addmm(linears[-1].bias, inputs[-1], linears[-1].weight.t())
+
+
+def mlp_backward(net: nn.Sequential, inputs: list[torch.Tensor], grad_output: torch.Tensor) -> list[torch.Tensor]:
+    """Gradient of a loss with respect to an ``mlp``'s parameters, in ``net.parameters()`` order, from
+    d loss / d output (M, n_out) and ``mlp_forward``'s saved inputs: the backward pass written out.
+
+    Why by hand: for these small networks autograd's engine and per-operation overhead cost about as much
+    as the arithmetic; the PPO steps (``agents.ppo_updates``) call this instead (docs/design_notes.md).
+    """
+    linears = list(net)[::2]
+    grads: list[torch.Tensor] = []
+    grad_out = grad_output
+    for j in range(len(linears) - 1, -1, -1):
+        grads[:0] = [grad_out.t() @ inputs[j], grad_out.sum(0)]  # weight (out, in), bias (out,)
+        if j > 0:  # through the layer, then the tanh whose output is its input
+            grad_out = torch.ops.aten.tanh_backward(grad_out @ linears[j].weight, inputs[j])
+    return grads
+
+
 def choice_mask(action_nvec: np.ndarray, n_choices: int) -> torch.Tensor:
     """True where a choice exists: mask[..., d, a] = a < nvec[..., d].  nvec (..., D) -> (..., D, K)."""
     nvec = torch.as_tensor(np.asarray(action_nvec), dtype=torch.long)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.policy_networks import CategoricalActor, masked_log_softmax
+from agents.policy_networks import CategoricalActor, masked_log_softmax, mlp_backward, mlp_forward
 from utils.config import TrainConfig
 
 
@@ -19,12 +19,72 @@ def n_iterations(total_env_steps: int, n_envs: int, episode_length: int) -> int:
     return max(math.ceil(total_env_steps / (n_envs * episode_length)), 1)
 
 
-def adam(parameters: Any, lr: float) -> torch.optim.Adam:
-    """The optimizer of every network. fused=True updates all of a network's tensors in one kernel
-    instead of a few small operations per tensor, which dominate with networks this small (measurement:
-    docs/design_notes.md). Same Adam, rounded differently in the last bit. (A checkpoint stores the flag:
-    a run resumed from an older checkpoint goes on with the per-tensor implementation it started with.)"""
-    return torch.optim.Adam(parameters, lr=lr, eps=1e-5, fused=True)
+class ClippedAdam:
+    """Adam (Kingma and Ba, 2015; PyTorch's update, eps added to the bias-corrected sqrt(v)) on the gradient
+    clipped to a global norm, over one flat vector that holds all of a network's parameters.
+
+    The constructor moves the parameters into that vector: each one becomes a view of a slice of it, so
+    the module, ``state_dict``/``load_state_dict`` (in-place copies) and autograd see them as before, and a
+    step updates them all with a handful of whole-vector operations. Why: an iteration makes 80 (serial)
+    to 140 (network) minibatch steps on networks of a few thousand weights, where ``clip_grad_norm_`` and
+    ``torch.optim.Adam.step`` spent about 0.7 ms per step in Python and per-tensor bookkeeping, more than
+    the arithmetic (docs/design_notes.md). The result equals clip_grad_norm_ + torch.optim.Adam to rounding
+    (tests/test_happo_parts.py). Assigning ``parameter.data`` afterwards would cut a parameter loose from
+    the vector, which nothing in the library does.
+    """
+
+    def __init__(self, parameters: Any, lr: float, max_grad_norm: float, eps: float = 1e-5,
+                 betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        """lr: step size (the trainer rescales it every iteration through ``lr``); max_grad_norm: the
+        gradient is scaled down to this global L2 norm when above it, which bounds a step when a minibatch's
+        advantages are extreme; eps: added to sqrt(v); 1e-5 as in common PPO implementations (PyTorch's default is 1e-8)."""
+        self.parameters = list(parameters)
+        self.lr, self.max_grad_norm, self.eps, self.betas = lr, max_grad_norm, eps, betas
+        with torch.no_grad():
+            self.flat = torch.cat([p.detach().reshape(-1) for p in self.parameters])  # (P,)
+            offset = 0
+            for p in self.parameters:
+                p.data = self.flat[offset : offset + p.numel()].view_as(p)
+                offset += p.numel()
+        self.exp_avg = torch.zeros_like(self.flat)  # first moment (P,)
+        self.exp_avg_sq = torch.zeros_like(self.flat)  # second moment (P,)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor] | None = None) -> None:
+        """One step on `grads` (one per parameter, in order), or on the parameters' ``.grad`` if None."""
+        if grads is None:
+            grads = [p.grad for p in self.parameters]
+        grad = torch.cat([g.reshape(-1) for g in grads])  # (P,), a fresh tensor: scaled in place below
+        # clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
+        grad.mul_((self.max_grad_norm / (torch.linalg.vector_norm(grad) + 1e-6)).clamp_(max=1.0))
+        self.steps += 1
+        beta1, beta2 = self.betas
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
+        self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - beta1**self.steps))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Moments and step count (the parameters themselves are saved with their module)."""
+        return {"steps": self.steps, "exp_avg": self.exp_avg.clone(), "exp_avg_sq": self.exp_avg_sq.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``; also takes a ``torch.optim.Adam`` state dict over the same parameters,
+        which checkpoints written before this class hold, so their runs resume."""
+        if "param_groups" in state:  # torch.optim.Adam: per-parameter moments keyed by position
+            per_parameter = [state["state"][i] for i in range(len(self.parameters))] if state["state"] else []
+            if not per_parameter:  # saved before its first step
+                state = {"steps": 0, "exp_avg": torch.zeros_like(self.flat), "exp_avg_sq": torch.zeros_like(self.flat)}
+            else:
+                state = {
+                    "steps": int(per_parameter[0]["step"]),
+                    "exp_avg": torch.cat([s["exp_avg"].reshape(-1) for s in per_parameter]),
+                    "exp_avg_sq": torch.cat([s["exp_avg_sq"].reshape(-1) for s in per_parameter]),
+                }
+        self.steps = int(state["steps"])
+        self.exp_avg.copy_(state["exp_avg"])
+        self.exp_avg_sq.copy_(state["exp_avg_sq"])
 
 
 def minibatch_indices(n: int, n_minibatches: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -51,19 +111,15 @@ def surrogate_gradients(
     approximate KL to the old policy, clip fraction, all before the step).
 
     Why by hand: a minibatch step of these small networks spends about as long in the autograd engine and
-    PyTorch's per-operation overhead as in arithmetic; the explicit backward pass below does the same
-    arithmetic in fewer operations (a serial actor step 3.5-4.0 ms instead of 5.8-5.9 ms; docs/design_notes.md).
+    PyTorch's per-operation overhead as in arithmetic; the backward pass written out does the same
+    arithmetic in fewer operations (``mlp_backward``; a serial actor step 3.5-4.0 ms instead of 5.8-5.9 ms; docs/design_notes.md).
     It is the same gradient as autograd's to rounding, ties included (tests/test_happo_parts.py): where
     r is inside [1-eps, 1+eps] the two terms of the min are equal and autograd passes half the gradient
     through each, the clipped half through the clamp, so r gets the full -A/M; outside, only the smaller term
     passes, and the clipped one is constant there.
     """
-    linears = actor.net[::2]  # policy_networks.mlp: Linear, Tanh, Linear, Tanh, ..., Linear
     with torch.no_grad():
-        inputs = [obs]  # the input of every Linear layer (M, width): obs, then each tanh's output
-        for linear, activation in zip(linears[:-1], actor.net[1::2]):
-            inputs.append(activation(torch.addmm(linear.bias, inputs[-1], linear.weight.t())))
-        logits = torch.addmm(linears[-1].bias, inputs[-1], linears[-1].weight.t())
+        inputs, logits = mlp_forward(actor.net, obs)
         n, n_dims, n_choices = obs.shape[0], actor.n_dims, actor.n_choices
         log_p = masked_log_softmax(logits.view(n, n_dims, n_choices), actor.missing)  # (M, D, K)
         p = log_p.exp()
@@ -77,12 +133,7 @@ def surrogate_gradients(
         d_log_prob = torch.where(passes, -weighted_adv * ratio, 0.0) / n  # dL/d log_prob (M,)
         # d log_prob / d logits = onehot - p; d H_d / d logits = -p (log p + H_d) (softmax per dimension)
         d_logits = d_log_prob.view(n, 1, 1) * (chosen - p) + (entropy_coef / n) * p * (log_p + entropy_per_dim.unsqueeze(-1))
-        grad_out = d_logits.view(n, n_dims * n_choices)
-        grads: list[torch.Tensor] = []
-        for j in range(len(linears) - 1, -1, -1):  # backwards through the layers
-            grads[:0] = [grad_out.t() @ inputs[j], grad_out.sum(0)]  # weight (out, in), bias (out,)
-            if j > 0:  # through the layer, then the tanh whose output is its input
-                grad_out = torch.ops.aten.tanh_backward(grad_out @ linears[j].weight, inputs[j])
+        grads = mlp_backward(actor.net, inputs, d_logits.view(n, n_dims * n_choices))
         stats = torch.stack([
             -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),
             entropy_per_dim.sum(-1).mean(),
@@ -94,7 +145,7 @@ def surrogate_gradients(
 
 def ppo_actor_update(
     actor: CategoricalActor,
-    optimizer: torch.optim.Optimizer,
+    optimizer: ClippedAdam,
     obs: torch.Tensor,
     actions: torch.Tensor,
     advantages: torch.Tensor,
@@ -110,7 +161,6 @@ def ppo_actor_update(
     clipped objective on the weighted advantage M*A. The gradient comes from ``surrogate_gradients``.
     """
     weighted_adv = factor * advantages  # (M,)
-    parameters = list(actor.parameters())
     step_stats = []  # per minibatch step: policy loss, entropy, approx KL, clip fraction, as a (4,) tensor
     kl_stop = 1.5 * cfg.target_kl  # 0: never stop early
     stopped = False
@@ -124,10 +174,7 @@ def ppo_actor_update(
             if kl_stop > 0 and float(step[2]) > kl_stop:  # step[2]: the approximate KL
                 stopped = True  # this agent has moved far enough from the policy that collected the batch
                 break
-            for parameter, grad in zip(parameters, grads):
-                parameter.grad = grad
-            nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
-            optimizer.step()
+            optimizer.step(grads)
             step_stats.append(step)
         if stopped:
             break
@@ -151,6 +198,31 @@ def clipped_value_loss(
     loss = F.huber_loss(values, targets, reduction="none", delta=huber_delta)
     loss_clipped = F.huber_loss(clipped, targets, reduction="none", delta=huber_delta)
     return torch.max(loss, loss_clipped).mean()
+
+
+def clipped_value_loss_gradient(
+    values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor, clip: float, huber_delta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``clipped_value_loss`` and its gradient with respect to `values`, derived by hand (the critic's
+    step then needs no autograd graph: ``mlp_backward`` takes it from there).
+
+    values, old_values, targets (M, N) -> (loss (), d loss / d values (M, N)). Huber's derivative is the
+    error clamped to +-huber_delta; the clipped prediction passes it only where the clamp is inactive
+    (bounds included, as torch.clamp); where the two losses of the max are equal, each gets half, as
+    autograd's max does. Equal to autograd's gradient to rounding (tests/test_happo_parts.py).
+    """
+    with torch.no_grad():
+        change = values - old_values
+        clipped = old_values + change.clamp(-clip, clip)
+        loss_plain = F.huber_loss(values, targets, reduction="none", delta=huber_delta)
+        loss_clipped = F.huber_loss(clipped, targets, reduction="none", delta=huber_delta)
+        grad_plain = (values - targets).clamp(-huber_delta, huber_delta)
+        grad_clipped = (clipped - targets).clamp(-huber_delta, huber_delta) * (change.abs() <= clip)
+        grad = torch.where(
+            loss_plain > loss_clipped, grad_plain,
+            torch.where(loss_plain < loss_clipped, grad_clipped, 0.5 * (grad_plain + grad_clipped)),
+        )
+        return torch.max(loss_plain, loss_clipped).mean(), grad / values.numel()
 
 
 def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:

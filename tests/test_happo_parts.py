@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.centralized_critic import ValueNormalizer
-from agents.policy_networks import ActorGroup, CategoricalActor, tanh_via_sigmoid
-from agents.ppo_updates import surrogate_gradients
+from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
+from agents.policy_networks import ActorGroup, CategoricalActor, mlp_backward, mlp_forward, tanh_via_sigmoid
+from agents.ppo_updates import ClippedAdam, clipped_value_loss, clipped_value_loss_gradient, surrogate_gradients
 from agents.rollout_buffer import compute_gae
 
 
@@ -97,6 +97,96 @@ def test_surrogate_gradients_equal_autograd(nvec, hidden, seed):
             -surrogate.mean(), entropy.mean(), ((ratio - 1) - log_ratio).mean(), ((ratio - 1).abs() > clip_eps).float().mean()
         ])
     torch.testing.assert_close(step, expected_step)  # policy loss, entropy, approximate KL, clip fraction
+
+
+# ----------------------------------------------------------------------------------------------
+# Critic loss and optimizer
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(4))
+def test_clipped_value_loss_gradient_equals_autograd_through_the_critic(seed):
+    gen = torch.Generator().manual_seed(seed)
+    critic = CentralizedCritic(state_dim=9, n_agents=3, hidden_sizes=[16, 16], generator=gen)
+    state = torch.randn(400, 9, generator=gen)
+    with torch.no_grad():
+        current = critic(state, None)
+    old = current + torch.empty(400, 3).uniform_(-0.6, 0.6, generator=gen)  # clip 0.2: clamped and free rows
+    old[:50] = current[:50]  # the first minibatch step: prediction = its rollout value, the max's two terms tie
+    targets = current + 2.0 * torch.randn(400, 3, generator=gen)  # errors on both sides of huber_delta
+    clip, delta = 0.2, 1.0
+    loss = clipped_value_loss(critic(state, None), old, targets, clip, delta)
+    expected = torch.autograd.grad(loss, list(critic.parameters()))
+
+    inputs, values = mlp_forward(critic.net, state)
+    got_loss, grad_values = clipped_value_loss_gradient(values, old, targets, clip, delta)
+    grads = mlp_backward(critic.net, inputs, grad_values)
+    change = values - old
+    assert ((change.abs() > clip).any() and (change.abs() < clip).any() and ((values - targets).abs() > delta).any()).item()
+    torch.testing.assert_close(got_loss, loss.detach())
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    # IPPO's critics go through autograd with the same d loss / d values
+    local = LocalCritics(obs_dim=9, n_agents=3, hidden_sizes=[8], generator=gen)
+    obs = state.view(400, 1, 9).expand(400, 3, 9)
+    local_values = local(None, obs)
+    expected = torch.autograd.grad(
+        clipped_value_loss(local_values, old, targets, clip, delta), list(local.parameters()), retain_graph=True
+    )
+    _, grad_values = clipped_value_loss_gradient(local_values.detach(), old, targets, clip, delta)
+    for got, want in zip(torch.autograd.grad(local_values, list(local.parameters()), grad_values), expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_clipped_value_loss_gradient_splits_a_tie_of_the_max_like_autograd():
+    # old 0, clip 0.25: the clipped prediction of 1 is 0.25; target 0.625 is equidistant (0.375) from both,
+    # so the two losses tie while only the unclipped one has a gradient: autograd gives it half
+    values = torch.tensor([[1.0, 0.5, -2.0]], requires_grad=True)
+    old, targets = torch.zeros(1, 3), torch.tensor([[0.625, 3.0, 0.5]])
+    (expected,) = torch.autograd.grad(clipped_value_loss(values, old, targets, 0.25, 1.0), values)
+    _, got = clipped_value_loss_gradient(values.detach(), old, targets, 0.25, 1.0)
+    assert got[0, 0].item() == 0.375 / 2 / 3
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_clipped_adam_is_clip_grad_norm_then_torch_adam():
+    gen = torch.Generator().manual_seed(0)
+    critic = CentralizedCritic(state_dim=5, n_agents=2, hidden_sizes=[8], generator=gen)
+    reference = CentralizedCritic(state_dim=5, n_agents=2, hidden_sizes=[8], generator=torch.Generator())
+    reference.load_state_dict(critic.state_dict())
+    optimizer = ClippedAdam(critic.parameters(), lr=0.01, max_grad_norm=1.0)
+    torch_adam = torch.optim.Adam(reference.parameters(), lr=0.01, eps=1e-5)
+    clipped = []
+    for step in range(12):
+        state = torch.randn(32, 5, generator=gen)
+        scale = 0.01 if step % 3 else 100.0  # every third gradient is clipped, the others are not
+        grads = torch.autograd.grad(scale * critic(state, None).square().mean(), list(critic.parameters()))
+        for p, g in zip(reference.parameters(), grads):
+            p.grad = g.clone()
+        clipped.append(float(torch.nn.utils.clip_grad_norm_(list(reference.parameters()), 1.0)) > 1.0)
+        torch_adam.step()
+        optimizer.step(list(grads))
+        if step == 5:
+            optimizer.lr = torch_adam.param_groups[0]["lr"] = 0.003  # the trainer's schedule sets lr between steps
+    assert clipped == [step % 3 == 0 for step in range(12)]
+    for got, want in zip(critic.parameters(), reference.parameters()):  # the module's own tensors moved
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert critic.state_dict()["net.0.weight"].data_ptr() == optimizer.flat.data_ptr()
+
+    # a run resumed from a checkpoint of torch.optim.Adam (older runs) continues the same moments
+    resumed = CentralizedCritic(state_dim=5, n_agents=2, hidden_sizes=[8], generator=torch.Generator())
+    resumed.load_state_dict(reference.state_dict())
+    resumed_optimizer = ClippedAdam(resumed.parameters(), lr=0.003, max_grad_norm=1.0)
+    resumed_optimizer.load_state_dict(torch_adam.state_dict())
+    grads = [torch.randn(p.shape, generator=gen) for p in resumed.parameters()]
+    for p, g in zip(reference.parameters(), grads):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(list(reference.parameters()), 1.0)
+    torch_adam.step()
+    resumed_optimizer.step(grads)
+    for got, want in zip(resumed.parameters(), reference.parameters()):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    restored = ClippedAdam(resumed.parameters(), lr=0.003, max_grad_norm=1.0)
+    restored.load_state_dict(resumed_optimizer.state_dict())
+    assert restored.steps == 13 and torch.equal(restored.exp_avg_sq, resumed_optimizer.exp_avg_sq)
 
 
 # ----------------------------------------------------------------------------------------------
