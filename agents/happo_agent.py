@@ -169,9 +169,10 @@ class HAPPOTrainer:
         cost = np.zeros(env.n_envs)
         for _ in range(env.episode_length):
             obs = buf.add_observation(obs_np, env.state())  # (B, N, obs_dim) float32
-            actions_np = self.actors.sample(obs, self.generator, layers).numpy()  # (B, N, D)
+            actions, log_prob = self.actors.act(obs, False, self.generator, layers)  # (B, N, D), (B, N)
+            actions_np = actions.numpy()
             obs_np, rewards, terminated, truncated, info = env.step(actions_np)
-            buf.add(actions_np, rewards, terminated, truncated)
+            buf.add(actions_np, log_prob, rewards, terminated, truncated)
             cost += info["cost"].sum(1)
         buf.add_observation(obs_np, env.state())  # s_T, before any reset: the bootstrap of the last step
         # V(s_0) .. V(s_T) in one forward pass ((T + 1) * B rows)
@@ -198,8 +199,8 @@ class HAPPOTrainer:
             actor = self.actors.actors[k]
             # this agent's columns, made contiguous once: every minibatch gathers its rows from them
             obs_k, actions_k = batch.obs[:, k].contiguous(), batch.actions[:, k].contiguous()  # (M, obs_dim), (M, D)
-            with torch.no_grad():
-                old_log_prob = actor.log_prob(obs_k, actions_k)  # (M,)
+            # this agent's policy before its update is the one that acted: each agent moves once per iteration
+            old_log_prob = batch.log_prob[:, k].contiguous()  # (M,)
             self.last_factors[k] = factor
             stats = ppo_actor_update(
                 actor, self.actor_optimizers[k], obs_k, actions_k, advantages[:, k], factor, old_log_prob, cfg, self.generator

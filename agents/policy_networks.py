@@ -262,11 +262,3 @@ class ActorGroup(nn.Module):
         logp = self.log_probs_all(obs, layers)  # (B, N, D, K)
         actions = logp.argmax(-1) if deterministic else sample_categorical(logp, generator)
         return actions, logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)
-
-    @torch.no_grad()
-    def sample(
-        self, obs: torch.Tensor, generator: torch.Generator, layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-    ) -> torch.Tensor:
-        """The actions ``act(obs, deterministic=False, generator)`` draws, without their log-probabilities
-        (a rollout does not use them).  obs (B, N, obs_dim) -> int64 (B, N, D)."""
-        return sample_categorical(self.log_probs_all(obs, layers), generator)

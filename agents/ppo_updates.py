@@ -123,8 +123,8 @@ def surrogate_gradients(
         n, n_dims, n_choices = obs.shape[0], actor.n_dims, actor.n_choices
         log_p = masked_log_softmax(logits.view(n, n_dims, n_choices), actor.missing)  # (M, D, K)
         p = log_p.exp()
-        chosen = F.one_hot(actions, n_choices).to(p.dtype)  # (M, D, K)
-        log_prob = (log_p * chosen).sum((1, 2))  # (M,)
+        chosen = actions.unsqueeze(-1)  # (M, D, 1): index of the chosen choice
+        log_prob = log_p.gather(-1, chosen).sum((1, 2))  # (M,)
         entropy_per_dim = -(p * log_p).sum(-1)  # (M, D); masked choices: 0 * (-1e9) = 0
         log_ratio = log_prob - old_log_prob
         ratio = log_ratio.exp()
@@ -132,7 +132,11 @@ def surrogate_gradients(
         passes = (ratio == clipped) | (ratio * weighted_adv < clipped * weighted_adv)
         d_log_prob = torch.where(passes, -weighted_adv * ratio, 0.0) / n  # dL/d log_prob (M,)
         # d log_prob / d logits = onehot - p; d H_d / d logits = -p (log p + H_d) (softmax per dimension)
-        d_logits = d_log_prob.view(n, 1, 1) * (chosen - p) + (entropy_coef / n) * p * (log_p + entropy_per_dim.unsqueeze(-1))
+        if entropy_coef:
+            d_logits = p * ((entropy_coef / n) * (log_p + entropy_per_dim.unsqueeze(-1)) - d_log_prob.view(n, 1, 1))
+        else:
+            d_logits = p * -d_log_prob.view(n, 1, 1)
+        d_logits.scatter_add_(-1, chosen, d_log_prob.view(n, 1, 1).expand(n, n_dims, 1))  # the onehot term
         grads = mlp_backward(actor.net, inputs, d_logits.view(n, n_dims * n_choices))
         stats = torch.stack([
             -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),

@@ -57,6 +57,7 @@ class Batch:
     obs: torch.Tensor  # (M, N, obs_dim)
     state: torch.Tensor  # (M, state_dim)
     actions: torch.Tensor  # int64 (M, N, D)
+    log_prob: torch.Tensor  # (M, N) each agent's log-probability of its action under the policy that acted
     values: torch.Tensor  # (M, N) raw (denormalised) critic values at collection time
     advantages: torch.Tensor  # (M, N) raw GAE advantages
     returns: torch.Tensor  # (M, N) lambda-returns, the critic's targets
@@ -81,6 +82,7 @@ class RolloutBuffer:
         self.obs = torch.zeros(T + 1, B, N, obs_dim)  # s_0 .. s_T
         self.state = torch.zeros(T + 1, B, state_dim)
         self.actions = torch.zeros(T, B, N, n_dims, dtype=torch.long)
+        self.log_prob = torch.zeros(T, B, N)  # of the sampled actions: each agent's old policy in the update
         self.rewards = torch.zeros(T, B, N)  # float32, rounded from the env's float64 rewards
         self.all_values = torch.zeros(T + 1, B, N)  # V(s_0) .. V(s_T), raw
         self.values = self.all_values[:-1]  # (T, B, N) V(s_t)
@@ -99,11 +101,14 @@ class RolloutBuffer:
         self._np["state"][self.t] = state
         return self.obs[self.t]
 
-    def add(self, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
-        """Store step t's action and outcome, then move to step t + 1.  actions (B, N, D), rewards (B, N),
-        terminated/truncated (B,)."""
+    def add(
+        self, actions: np.ndarray, log_prob: torch.Tensor, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray
+    ) -> None:
+        """Store step t's action and outcome, then move to step t + 1.  actions (B, N, D), log_prob (B, N)
+        of those actions, rewards (B, N), terminated/truncated (B,)."""
         t = self.t
         self._np["actions"][t] = actions
+        self.log_prob[t] = log_prob
         self._np["rewards"][t] = rewards
         self._np["terminated"][t] = terminated
         self._np["truncated"][t] = truncated
@@ -126,6 +131,7 @@ class RolloutBuffer:
             obs=self.obs[:-1].reshape(M, self.N, -1),
             state=self.state[:-1].reshape(M, -1),
             actions=self.actions.reshape(M, self.N, -1),
+            log_prob=self.log_prob.reshape(M, self.N),
             values=self.values.reshape(M, self.N),
             advantages=advantages.reshape(M, self.N),
             returns=returns.reshape(M, self.N),

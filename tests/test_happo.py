@@ -80,16 +80,26 @@ def test_fixed_order_is_the_identity_and_random_orders_are_varying_seeded_permut
     assert len(set(seqs[0])) >= 5  # a fresh permutation each iteration
 
 
-def random_batch(env: OneShotGameEnv, n: int, seed: int) -> Batch:
-    """A small synthetic batch with varied observations so that every ratio differs per sample."""
+def acting_log_probs(trainer: HAPPOTrainer, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Each agent's log-probability of its action under the trainer's current actors, as a rollout
+    stores them.  obs (n, N, obs_dim), actions (n, N, D) -> (n, N)."""
+    with torch.no_grad():
+        return torch.stack([a.log_prob(obs[:, k], actions[:, k]) for k, a in enumerate(trainer.actors.actors)], 1)
+
+
+def random_batch(env: OneShotGameEnv, n: int, seed: int, trainer: HAPPOTrainer) -> Batch:
+    """A small synthetic batch with varied observations so that every ratio differs per sample, acted by
+    `trainer`'s current actors."""
     g = torch.Generator().manual_seed(seed)
     N, K = env.n_agents, int(env.action_nvec.max())
     returns = torch.randn(n, N, generator=g)
     values = torch.randn(n, N, generator=g)
+    obs, actions = torch.randn(n, N, env.obs_dim, generator=g), torch.randint(0, K, (n, N, 1), generator=g)
     return Batch(
-        obs=torch.randn(n, N, env.obs_dim, generator=g),
+        obs=obs,
         state=torch.randn(n, env.state_dim, generator=g),
-        actions=torch.randint(0, K, (n, N, 1), generator=g),
+        actions=actions,
+        log_prob=acting_log_probs(trainer, obs, actions),
         values=values,
         advantages=returns - values,
         returns=returns,
@@ -107,7 +117,7 @@ def test_m_factor_is_the_product_of_ratios_of_the_agents_updated_before(fixed_or
     trainer = HAPPOTrainer(
         make_config("seed=5", f"train.fixed_order={str(fixed_order).lower()}", "train.lr_actor=0.05",
                     "train.ppo_epochs=2", "train.n_minibatches=2"), env)
-    batch = random_batch(env, 16, seed=1)
+    batch = random_batch(env, 16, seed=1, trainer=trainer)
     old = log_probs(trainer, batch)
     stats = trainer.update(batch)
     new = log_probs(trainer, batch)
@@ -143,7 +153,7 @@ def test_mappo_and_ippo_use_no_m_factor():
     env = OneShotGameEnv(np.zeros((3, 3, 3)), n_envs=4, obs_dim=2)
     for algorithm in ("mappo", "ippo"):
         trainer = HAPPOTrainer(make_config(f"train.algorithm={algorithm}", "train.lr_actor=0.05"), env)
-        trainer.update(random_batch(env, 16, seed=1))
+        trainer.update(random_batch(env, 16, seed=1, trainer=trainer))
         assert all(torch.equal(f, torch.ones(16)) for f in trainer.last_factors.values())
 
 
@@ -159,8 +169,9 @@ def test_each_agent_moves_towards_the_action_its_own_advantage_favours():
     actions = torch.tensor(list(itertools.product(range(3), repeat=N))).repeat(2, 1).unsqueeze(-1)  # (54, N, 1)
     n = actions.shape[0]
     advantages = torch.stack([torch.where(actions[:, k, 0] == k, 1.0, -0.5) for k in range(N)], 1)  # (n, N)
-    batch = Batch(obs=torch.ones(n, N, 1), state=torch.ones(n, 1), actions=actions, values=torch.zeros(n, N),
-                  advantages=advantages, returns=advantages)
+    obs = torch.ones(n, N, 1)
+    batch = Batch(obs=obs, state=torch.ones(n, 1), actions=actions, log_prob=acting_log_probs(trainer, obs, actions),
+                  values=torch.zeros(n, N), advantages=advantages, returns=advantages)
     obs = torch.ones(1, 1)
     with torch.no_grad():
         before = [a.log_probs_all(obs)[0, 0].exp() for a in trainer.actors.actors]  # (K,) each
@@ -186,7 +197,7 @@ def test_m_factor_weights_the_gradient_of_the_later_agents_loss():
     trainer = HAPPOTrainer(cfg, env)
     lr = 0.1
     trainer.actor_optimizers[2] = PlainSGD(trainer.actors.actors[2].parameters(), lr=lr)
-    batch = random_batch(env, 64, seed=3)
+    batch = random_batch(env, 64, seed=3, trainer=trainer)
     old = log_probs(trainer, batch)
     reference = copy.deepcopy(trainer.actors.actors[2])
     before = [p.detach().clone() for p in trainer.actors.actors[2].parameters()]
@@ -340,7 +351,7 @@ def test_same_seed_gives_bit_identical_parameters():
 def test_checkpoint_reloads_to_identical_actions_and_bad_files_are_user_errors(tmp_path):
     env = OneShotGameEnv(np.zeros((4, 4, 4)), n_envs=8, obs_dim=3)
     trainer = HAPPOTrainer(make_config("seed=1", "train.lr_actor=0.05"), env)
-    trainer.update(random_batch(env, 32, seed=0))
+    trainer.update(random_batch(env, 32, seed=0, trainer=trainer))
     path = tmp_path / "policy.pt"
     save_checkpoint(trainer.checkpoint(), path)
     raw = torch.load(path, weights_only=True)  # a model file is plain data

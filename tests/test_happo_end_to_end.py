@@ -1,6 +1,6 @@
 """HAPPO rollout to batch, end to end: HAPPOTrainer.collect_rollout on the real serial chain and
 RolloutBuffer.batch give the advantages and returns of an independent GAE computation from the env's
-own rewards and the critic's denormalised values.
+own rewards and the critic's denormalised values, and the log-probabilities of the actions taken.
 
 The setting is chosen so that each of the ways this pipeline can silently go wrong changes the numbers:
 - a value normaliser far from the identity (mean -500..-800, std 50..200, different per head), so values
@@ -84,6 +84,9 @@ def test_rollout_batch_matches_an_independent_gae_from_env_rewards_and_denormali
     trainer.value_norm.mean.copy_(torch.tensor(MEAN, dtype=torch.float64))
     trainer.value_norm.var.copy_(torch.tensor(VAR, dtype=torch.float64))
     trainer.value_norm.count.fill_(1000.0)
+    with torch.no_grad():  # policies far from uniform, so that log-probabilities differ by agent and step
+        for actor in trainer.actors.actors:
+            actor.net[-1].weight.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(9))
 
     trainer.collect_rollout()
     gamma, lam = config.train.gamma, config.train.gae_lambda
@@ -115,6 +118,11 @@ def test_rollout_batch_matches_an_independent_gae_from_env_rewards_and_denormali
     np.testing.assert_array_equal(batch.state.numpy(), states[:-1].reshape(M, -1))
     actions = np.stack([s["actions"] for s in steps]).reshape(M, base.n_agents, -1)
     np.testing.assert_array_equal(batch.actions.numpy(), actions)
+    # the stored log-probabilities (each agent's old policy in the update) are each agent's own of its own action
+    with torch.no_grad():
+        own = torch.stack([a.log_prob(batch.obs[:, k], batch.actions[:, k]) for k, a in enumerate(trainer.actors.actors)], 1)
+    assert (own[:, 0] - own[:, 1]).abs().max() > 0.5 and (own[1:] - own[:-1]).abs().max() > 0.5
+    torch.testing.assert_close(batch.log_prob, own, rtol=0, atol=1e-5)
     # float32 network and buffer against float64 reference: values ~1e3 carry ~1e-4 of rounding
     np.testing.assert_allclose(batch.values.numpy(), values.reshape(M, -1), rtol=0, atol=1e-2)
     np.testing.assert_allclose(batch.advantages.numpy(), adv.reshape(M, -1), rtol=0, atol=1e-2)
