@@ -42,10 +42,11 @@ def compute_gae(
     not_terminal = 1.0 - expand(terminated)
     not_done = 1.0 - expand(torch.logical_or(terminated.bool(), truncated.bool()))
     deltas = rewards + gamma * next_values * not_terminal - values
+    discounts = gamma * lam * not_done  # computed once: the loop below then has no Python-number operations
     advantages = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[0])
     for t in range(rewards.shape[0] - 1, -1, -1):
-        running = deltas[t] + gamma * lam * not_done[t] * running
+        running = deltas[t] + discounts[t] * running
         advantages[t] = running
     return advantages, advantages + values
 
