@@ -76,6 +76,7 @@ class BatchedInventoryEnv:
         self.t = 0
         self.demand = np.zeros((n_envs, self.episode_length, 1), dtype=np.int64)  # (B, T, S)
         self._needs_reset = True
+        self._latest_observation: np.ndarray | None = None  # a copy of what reset()/step() returned last
 
     @property
     def n_shared_features(self) -> int:
@@ -103,7 +104,7 @@ class BatchedInventoryEnv:
         self.t = 0
         self._needs_reset = False
         self._begin_episode()
-        return self._observation(), {}
+        return self._observe(), {}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Advance every chain by one period.  actions int (B, N, D) (or (B, N) when D = 1)."""
@@ -124,11 +125,13 @@ class BatchedInventoryEnv:
         self._needs_reset = done
         terminated = np.zeros(self.n_envs, dtype=bool)
         truncated = np.full(self.n_envs, done, dtype=bool)
-        return self._observation(), rewards, terminated, truncated, info
+        return self._observe(), rewards, terminated, truncated, info
 
     def state(self) -> np.ndarray:
         """Global state for the centralized critic: every agent's observation and the time left.  (B, state_dim)"""
-        obs = self._observation()
+        obs = self._latest_observation  # the chains only change in reset() and step(), which set it
+        if obs is None:  # not reset yet: the initial chains
+            obs = self._observation()
         time_left = np.full((self.n_envs, 1), 1.0 - self.t / self.episode_length, dtype=np.float32)
         return np.concatenate([obs.reshape(self.n_envs, -1), time_left], axis=1)
 
@@ -142,10 +145,18 @@ class BatchedInventoryEnv:
             (self.n_envs, self.n_streams, self.obs_shared_demand), self.reset_customer_demand, dtype=np.int64
         )  # (B, S, k)
 
+    def _observe(self) -> np.ndarray:
+        """The observation reset() and step() return, with a private copy kept for state(): a trainer asks for
+        both at every step, and building the observation is most of the cost of either. The copy (a few
+        hundred bytes) keeps state() right if the caller changes the returned array in place."""
+        obs = self._observation()
+        self._latest_observation = obs.copy()
+        return obs
+
     def _observation(self) -> np.ndarray:
         """(B, N, obs_dim) float32: the subclass's raw features, demand history and shared customer demand,
         all divided by obs_scale, then the fraction of the episode left. Written into one new array
-        rather than concatenated (called twice a step in training: for the observation and the state)."""
+        rather than concatenated."""
         raw = self._raw_observation()  # (B, N, raw_dim) int
         obs = np.empty((self.n_envs, self.n_agents, self.obs_dim), dtype=np.float32)
         end = raw.shape[2]

@@ -192,3 +192,23 @@ def test_same_seed_same_numbers_different_seed_differs():
     env = SerialEnv(EnvConfig(episode_length=60, serial=serial), n_envs=8, demand_sampler=poisson_sampler(10), seed=99)
     env.reset(seed=5)
     np.testing.assert_array_equal(env.demand, runs[0][0])
+
+
+@pytest.mark.parametrize("kind", ["serial", "network"])
+def test_state_is_the_latest_observation_and_the_time_left_whatever_the_caller_does_with_it(kind):
+    # state() reuses the observation reset()/step() built; it must be that of the current period, and a
+    # caller that changes the returned array in place must not change it
+    if kind == "serial":
+        env = SerialEnv(EnvConfig(episode_length=6, obs_demand_history=2), n_envs=4, demand_sampler=poisson_sampler(5), seed=1)
+    else:
+        env = NetworkEnv(EnvConfig(episode_length=6, obs_shared_demand=2), n_envs=4, demand_sampler=poisson_sampler(3), seed=1)
+    rng = np.random.default_rng(0)
+    fresh = env.state()  # before any reset: the initial chains
+    assert fresh.shape == (4, env.state_dim)
+    obs, _ = env.reset()
+    for t in range(6):
+        expected = np.concatenate([obs.reshape(4, -1), np.full((4, 1), 1 - t / 6, dtype=np.float32)], axis=1)
+        obs[:] = -1.0  # the caller's copy, changed in place
+        np.testing.assert_array_equal(env.state(), expected)
+        actions = rng.integers(0, env.action_nvec[None], size=(4, env.n_agents, env.action_nvec.shape[1]))
+        obs, *_ = env.step(actions)
