@@ -127,15 +127,17 @@ def choice_mask(action_nvec: np.ndarray, n_choices: int) -> torch.Tensor:
     return torch.arange(n_choices) < nvec[..., None]
 
 
-def masked_log_softmax(logits: torch.Tensor, missing: torch.Tensor | None) -> torch.Tensor:
+def masked_log_softmax(logits: torch.Tensor, missing: torch.Tensor | None, dim: int = -1) -> torch.Tensor:
     """Log-probabilities over the existing choices only.  logits (..., D, K), missing bool (D, K) -> (..., D, K).
 
-    missing: True where a choice does not exist (``~choice_mask``); None when every choice exists, which
-    skips a copy of the logits (the serial chain and the paper's network have no missing choice).
+    missing: True where a choice does not exist (``~choice_mask``), broadcastable to logits; None when every
+    choice exists, which skips a copy of the logits (the serial chain and the paper's network have no missing
+    choice). dim: the choices' dimension (the actor's update lays them out as (D, K, M), see
+    ``agents.ppo_updates.surrogate_gradients``).
     """
     if missing is not None:
         logits = logits.masked_fill(missing, MASKED_LOGIT)
-    return torch.log_softmax(logits, dim=-1)
+    return torch.log_softmax(logits, dim=dim)
 
 
 def missing_choices(mask: torch.Tensor) -> torch.Tensor | None:
