@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from agents.policy_networks import CategoricalActor, masked_log_softmax, mlp_backward, mlp_forward
@@ -51,10 +50,9 @@ class ClippedAdam:
         self.steps = 0
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor] | None = None) -> None:
-        """One step on `grads` (one per parameter, in order), or on the parameters' ``.grad`` if None."""
-        if grads is None:
-            grads = [p.grad for p in self.parameters]
+    def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> None:
+        """One step on `grads`, one per parameter in order (``surrogate_gradients``, ``mlp_backward`` or
+        ``torch.autograd.grad`` give them)."""
         grad = torch.cat([g.reshape(-1) for g in grads])  # (P,), a fresh tensor: scaled in place below
         # clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
         grad.mul_((self.max_grad_norm / (torch.linalg.vector_norm(grad) + 1e-6)).clamp_(max=1.0))
@@ -140,7 +138,7 @@ def surrogate_gradients(
         else:
             d_logits = p * -d_log_prob.view(1, 1, n)
         d_logits.scatter_add_(1, chosen, d_log_prob.view(1, 1, n).expand(n_dims, 1, n))  # the onehot term
-        # back to (M, D * K) as a transposed view: mlp_backward multiplies it, no copy needed
+        # back to (M, D * K), made contiguous for mlp_backward's products
         grads = mlp_backward(actor.net, inputs, d_logits.view(n_dims * n_choices, n).t().contiguous())
         stats = torch.stack([
             -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),
