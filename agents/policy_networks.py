@@ -44,7 +44,15 @@ _ONE = torch.ones(())
 
 
 def _two_sigmoid_2x_minus_1(x: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(x + x)  # x + x and s + s are 2x and 2s exactly, without a Python number
+    return tanh_of_half(x + x)  # x + x is 2x exactly, without a Python number
+
+
+def tanh_of_half(doubled: torch.Tensor) -> torch.Tensor:
+    """tanh(doubled / 2) as 2 sigmoid(doubled) - 1: the activation of a layer whose pre-activation was
+    computed already doubled (``mlp_forward`` and ``ActorGroup.stacked_layers`` scale the affine map by 2,
+    which is exact in floating point, and save the x + x pass; bit for bit the same as
+    ``tanh_via_sigmoid`` of the undoubled value)."""
+    s = torch.sigmoid(doubled)
     return s.add_(s).sub_(_ONE)  # in place on the fresh sigmoid output: no extra tensor
 
 
@@ -99,8 +107,8 @@ def mlp_forward(net: nn.Sequential, x: torch.Tensor) -> tuple[list[torch.Tensor]
     """
     linears = list(net)[::2]  # mlp: Linear, Tanh, Linear, Tanh, ..., Linear (slicing net itself builds a new Sequential)
     inputs = [x]
-    for linear in linears[:-1]:
-        inputs.append(_two_sigmoid_2x_minus_1(torch.addmm(linear.bias, inputs[-1], linear.weight.t())))
+    for linear in linears[:-1]:  # alpha = beta = 2: the doubled pre-activation in the product itself
+        inputs.append(tanh_of_half(torch.addmm(linear.bias, inputs[-1], linear.weight.t(), beta=2, alpha=2)))
     return inputs, torch.addmm(linears[-1].bias, inputs[-1], linears[-1].weight.t())
 
 
@@ -223,16 +231,20 @@ class ActorGroup(nn.Module):
 
     @torch.no_grad()
     def stacked_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer: weights (N, in, out) and biases (N, 1, out) of all agents, for torch.baddbmm.
+        """Per layer: weights (N, in, out) and biases (N, 1, out) of all agents, for torch.baddbmm; those of
+        the hidden layers doubled, so that their products are the doubled pre-activations ``tanh_of_half``
+        takes (exact: scaling by 2 commutes with rounding).
 
         A copy of the current parameters: a rollout stacks them once and passes them to every step's
-        ``sample`` (the actors do not change within a rollout) instead of restacking them at each step.
+        ``act`` (the actors do not change within a rollout) instead of restacking them at each step.
         """
         layers = []
         linears = [[m for m in a.net if isinstance(m, nn.Linear)] for a in self.actors]
         for j in range(len(linears[0])):
             w = torch.stack([lin[j].weight.t() for lin in linears])
             b = torch.stack([lin[j].bias for lin in linears]).unsqueeze(1)
+            if j < len(linears[0]) - 1:
+                w, b = w + w, b + b
             layers.append((w, b))
         return layers
 
@@ -249,7 +261,7 @@ class ActorGroup(nn.Module):
         for j, (w, b) in enumerate(layers):
             x = torch.baddbmm(b, x, w)
             if j < len(layers) - 1:
-                x = tanh_via_sigmoid(x)
+                x = tanh_of_half(x)
         logits = x.transpose(0, 1).reshape(obs.shape[0], self.n_agents, self.n_dims, self.n_choices)
         return masked_log_softmax(logits, self.missing)
 

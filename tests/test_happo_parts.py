@@ -44,6 +44,26 @@ def test_batched_actor_group_matches_each_actor_and_respects_the_action_space():
     assert greedy[0].tolist() == stacked[0].argmax(-1).tolist()
 
 
+def test_doubled_products_give_the_modules_outputs_bit_for_bit():
+    # mlp_forward and the stacked rollout layers compute each hidden pre-activation already doubled (the
+    # affine map scaled by 2) instead of an extra x + x pass; scaling by 2 is exact, so nothing may differ
+    gen = torch.Generator().manual_seed(3)
+    group = ActorGroup(obs_dim=7, action_nvec=np.array([[5], [5], [5]]), hidden_sizes=[16, 16], generator=gen)
+    obs = torch.randn(257, 3, 7, generator=gen) * 3
+    with torch.no_grad():
+        for i, actor in enumerate(group.actors):
+            inputs, logits = mlp_forward(actor.net, obs[:, i])
+            assert torch.equal(logits, actor.net(obs[:, i]))
+            assert torch.equal(inputs[1], tanh_via_sigmoid(actor.net[0](obs[:, i])))
+        x = obs.transpose(0, 1)  # the rollout's stacked products with undoubled weights, then tanh_via_sigmoid
+        linears = [[m for m in a.net if isinstance(m, torch.nn.Linear)] for a in group.actors]
+        for j in range(3):
+            w = torch.stack([lin[j].weight.t() for lin in linears])
+            b = torch.stack([lin[j].bias for lin in linears]).unsqueeze(1)
+            x = torch.baddbmm(b, x, w) if j == 2 else tanh_via_sigmoid(torch.baddbmm(b, x, w))
+        assert torch.equal(group.log_probs_all(obs), torch.log_softmax(x.transpose(0, 1).unsqueeze(2), -1))
+
+
 def test_tanh_via_sigmoid_is_tanh_in_value_and_gradient():
     x = torch.linspace(-12, 12, 200001)  # float32, through 0 and into both saturations
     torch.testing.assert_close(tanh_via_sigmoid(x), torch.tanh(x), rtol=0, atol=2e-7)
