@@ -19,6 +19,13 @@ which of them goes first) ``--repeats`` times. Both train on the baseline's copy
 do the same work even if the preset changed since. Figures are medians over the repeats; the
 speed-up is given as the ratio of the medians and as the median of the ratios of each adjacent pair.
 
+--interleave (with --baseline_ref) measures the two checkouts in two resident child processes that run one
+training iteration each in turn, ``--rounds`` times (which goes first alternates), so that both see the same
+state of the machine to within a second. On a shared virtual machine whose speed drifts by 20-30% from one
+minute to the next, pairs of separate runs scatter widely (serial pairs from 1.5x to 2.7x in one run); per
+iteration pairs do not drift apart. Reported: the ratio of total throughputs and the median and quartiles of
+the per-round ratios.
+
 --train_main compares a real ``train_main.py`` run of ``--train_iterations`` iterations (validation every
 train.eval_every iterations, a checkpoint and metrics.csv every iteration) with this benchmark over as
 many iterations (warm-up included), alternating the two. The run's figure covers its training loop from
@@ -98,6 +105,23 @@ def measure_trainer(args: argparse.Namespace) -> None:
     print(f"time share: rollout {rollout / wall:.0%} ({steps / rollout:,.0f} env steps/s while collecting), "
           f"update {update / wall:.0%} ({update / args.iterations:.2f} s per iteration)")
     print(f"figures: wall {steps / wall:.1f} cpu {steps / cpu:.1f}")
+
+
+def serve_iterations(args: argparse.Namespace) -> None:
+    """--interleave's child: set up and warm up, then one timed training iteration per "go" line on stdin,
+    each answered by an ``iteration:`` line (env steps, wall and CPU seconds)."""
+    from utils.config import load_config
+
+    _, trainer = training_setup(load_config(args.config, args.set))
+    trainer.train_iteration()  # warm-up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            break
+        steps0, start, cpu_start = trainer.env_steps, time.perf_counter(), time.process_time()
+        trainer.train_iteration()
+        print(f"iteration: {trainer.env_steps - steps0} {time.perf_counter() - start:.6f} "
+              f"{time.process_time() - cpu_start:.6f}", flush=True)
 
 
 def measure_train_main(args: argparse.Namespace) -> None:
@@ -206,6 +230,52 @@ def compare_with_baseline(args: argparse.Namespace) -> None:
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
+def compare_interleaved(args: argparse.Namespace) -> None:
+    """--baseline_ref with --interleave: one iteration of each checkout in turn, in two resident processes."""
+    base = baseline_checkout(args.baseline_ref, args.baseline_dir)
+    config = relative_config(args.config)
+    config = str(base / config) if not Path(config).is_absolute() else config
+    print(f"{config}: this checkout (new) against {args.baseline_ref} in {base} (old), {args.rounds} rounds of one "
+          f"iteration each, in turn; load average {os.getloadavg()[0]:.1f}", flush=True)
+    children = {}
+    for name, code_root in (("new", ROOT), ("old", base)):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config, "--serve"]
+        for item in args.set:
+            cmd += ["--set", item]
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env["PYTHONPATH"] = os.pathsep.join([str(code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        children[name] = subprocess.Popen(cmd, cwd=code_root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True)
+
+    def answer(name: str, prefix: str) -> str:
+        for line in children[name].stdout:  # type: ignore[union-attr]
+            if line.startswith(prefix):
+                return line
+        sys.exit(f"error: the {name} checkout's process ended (exit {children[name].wait()})")
+
+    for name in children:  # setup and warm-up one after the other, not at the same time
+        answer(name, "ready")
+    figures: dict[str, list[tuple[float, float, float]]] = {"new": [], "old": []}  # (steps, wall, cpu) per round
+    for r in range(args.rounds):
+        for name in (("new", "old") if r % 2 == 0 else ("old", "new")):
+            children[name].stdin.write("go\n")  # type: ignore[union-attr]
+            children[name].stdin.flush()  # type: ignore[union-attr]
+            steps, wall, cpu = answer(name, "iteration:").split()[1:]
+            figures[name].append((float(steps), float(wall), float(cpu)))
+    for child in children.values():
+        child.stdin.close()  # type: ignore[union-attr]
+        child.wait()
+    for k, unit in ((1, "env steps/s (wall clock)"), (2, "env steps per CPU second")):
+        rate = {n: [f[0] / f[k] for f in figures[n]] for n in figures}
+        total = {n: sum(f[0] for f in figures[n]) / sum(f[k] for f in figures[n]) for n in figures}
+        ratios = sorted(u / v for u, v in zip(rate["new"], rate["old"]))
+        q1, median, q3 = statistics.quantiles(ratios, n=4)
+        print(f"{unit}: new {total['new']:,.0f}  old {total['old']:,.0f}  new/old {total['new'] / total['old']:.2f} "
+              f"(ratio of totals); per round {median:.2f} (median), quartiles {q1:.2f}-{q3:.2f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def compare_with_train_main(args: argparse.Namespace) -> None:
     # the same number of iterations in both: the benchmark's warm-up and timed ones, train_main's run
     args.iterations = args.train_iterations - 1
@@ -229,11 +299,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds of a comparison")
     parser.add_argument("--code_root", help="measure the code of this checkout (what the comparisons run)")
     parser.add_argument("--run_train_main", action="store_true", help="measure one train_main.py run (what --train_main runs)")
+    parser.add_argument("--interleave", action="store_true", help="with --baseline_ref: one iteration of each in turn, in two resident processes")
+    parser.add_argument("--rounds", type=int, default=40, help="rounds of --interleave")
+    parser.add_argument("--serve", action="store_true", help="run iterations on request (what --interleave runs)")
     args = parser.parse_args()
     if args.baseline_ref and args.train_main:
         sys.exit("error: give --baseline_ref or --train_main, not both")
+    if args.interleave and not args.baseline_ref:
+        sys.exit("error: --interleave compares with a commit; give --baseline_ref too")
     if args.baseline_ref:
-        compare_with_baseline(args)
+        compare_interleaved(args) if args.interleave else compare_with_baseline(args)
     elif args.train_main:
         compare_with_train_main(args)
     else:
@@ -241,7 +316,10 @@ def main() -> None:
         # run_child put first on PYTHONPATH
         from utils.errors import run_cli
 
-        run_cli(lambda: measure_train_main(args) if args.run_train_main else measure_trainer(args))
+        if args.serve:
+            run_cli(lambda: serve_iterations(args))
+        else:
+            run_cli(lambda: measure_train_main(args) if args.run_train_main else measure_trainer(args))
 
 
 if __name__ == "__main__":
