@@ -152,17 +152,22 @@ def measure_train_main(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------------------------
 # Comparisons: every measurement runs in a fresh child process
 # ----------------------------------------------------------------------------------------------
+def child_env(code_root: Path) -> dict[str, str]:
+    """The environment of a child process measuring `code_root`'s code."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # torch itself uses train.torch_threads
+    # the child imports the packages of `code_root` (ahead of the installed ones), so each checkout runs its own code
+    env["PYTHONPATH"] = os.pathsep.join([str(code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
 def run_child(code_root: Path, config: str, args: argparse.Namespace, *extra: str) -> tuple[float, float]:
     """(wall, cpu) env steps/s of one measurement on `code_root`'s code; `config` relative to it."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config,
            "--iterations", str(args.iterations), "--train_iterations", str(args.train_iterations), *extra]
     for item in args.set:
         cmd += ["--set", item]
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")  # torch itself uses train.torch_threads
-    # the child imports the packages of `code_root` (ahead of the installed ones), so each checkout runs its own code
-    env["PYTHONPATH"] = os.pathsep.join([str(code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    out = subprocess.run(cmd, cwd=code_root, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=code_root, env=child_env(code_root), capture_output=True, text=True)
     match = FIGURES.search(out.stdout)
     if out.returncode != 0 or match is None:
         sys.exit(f"error: the measurement on {code_root} failed (exit {out.returncode}): {out.stderr.strip()[-500:]}")
@@ -217,12 +222,17 @@ def report(names: tuple[str, str], first: list, second: list) -> None:
               f"{statistics.median(ratios):.2f} (median of paired ratios)")
 
 
-def compare_with_baseline(args: argparse.Namespace) -> None:
+def baseline_and_config(args: argparse.Namespace) -> tuple[Path, str]:
+    """The baseline's checkout and the config both checkouts train on: the baseline's copy of the preset,
+    so they do the same work even when the preset has changed since (this checkout reads older configs;
+    the older code may not read newer ones)."""
     base = baseline_checkout(args.baseline_ref, args.baseline_dir)
-    # both checkouts train on the baseline's copy of a preset: the same work, even when the preset has
-    # changed since (this checkout reads older configs; the older code may not read newer ones)
     config = relative_config(args.config)
-    config = str(base / config) if not Path(config).is_absolute() else config
+    return base, (str(base / config) if not Path(config).is_absolute() else config)
+
+
+def compare_with_baseline(args: argparse.Namespace) -> None:
+    base, config = baseline_and_config(args)
     print(f"{config}: this checkout (new) against {args.baseline_ref} in {base} (old), "
           f"{args.iterations} timed iterations per run; load average {os.getloadavg()[0]:.1f}", flush=True)
     new, old = alternate(args, config, ("new", ROOT, ()), ("old", base, ()))
@@ -232,9 +242,7 @@ def compare_with_baseline(args: argparse.Namespace) -> None:
 
 def compare_interleaved(args: argparse.Namespace) -> None:
     """--baseline_ref with --interleave: one iteration of each checkout in turn, in two resident processes."""
-    base = baseline_checkout(args.baseline_ref, args.baseline_dir)
-    config = relative_config(args.config)
-    config = str(base / config) if not Path(config).is_absolute() else config
+    base, config = baseline_and_config(args)
     print(f"{config}: this checkout (new) against {args.baseline_ref} in {base} (old), {args.rounds} rounds of one "
           f"iteration each, in turn; load average {os.getloadavg()[0]:.1f}", flush=True)
     children = {}
@@ -242,11 +250,8 @@ def compare_interleaved(args: argparse.Namespace) -> None:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config, "--serve"]
         for item in args.set:
             cmd += ["--set", item]
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", "1")
-        env["PYTHONPATH"] = os.pathsep.join([str(code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        children[name] = subprocess.Popen(cmd, cwd=code_root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True)
+        children[name] = subprocess.Popen(cmd, cwd=code_root, env=child_env(code_root), stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, text=True)
 
     def answer(name: str, prefix: str) -> str:
         for line in children[name].stdout:  # type: ignore[union-attr]
@@ -303,10 +308,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40, help="rounds of --interleave")
     parser.add_argument("--serve", action="store_true", help="run iterations on request (what --interleave runs)")
     args = parser.parse_args()
-    if args.baseline_ref and args.train_main:
-        sys.exit("error: give --baseline_ref or --train_main, not both")
-    if args.interleave and not args.baseline_ref:
-        sys.exit("error: --interleave compares with a commit; give --baseline_ref too")
+    for bad, message in ((args.baseline_ref and args.train_main, "give --baseline_ref or --train_main, not both"),
+                         (args.interleave and not args.baseline_ref, "--interleave compares with a commit; give --baseline_ref too")):
+        if bad:
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(2)
     if args.baseline_ref:
         compare_interleaved(args) if args.interleave else compare_with_baseline(args)
     elif args.train_main:
