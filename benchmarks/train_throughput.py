@@ -161,12 +161,18 @@ def child_env(code_root: Path) -> dict[str, str]:
     return env
 
 
-def run_child(code_root: Path, config: str, args: argparse.Namespace, *extra: str) -> tuple[float, float]:
-    """(wall, cpu) env steps/s of one measurement on `code_root`'s code; `config` relative to it."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config,
-           "--iterations", str(args.iterations), "--train_iterations", str(args.train_iterations), *extra]
+def child_command(code_root: Path, config: str, args: argparse.Namespace, *extra: str) -> list[str]:
+    """This script run as a child measuring `code_root`'s code on `config`, with the --set overrides."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config, *extra]
     for item in args.set:
         cmd += ["--set", item]
+    return cmd
+
+
+def run_child(code_root: Path, config: str, args: argparse.Namespace, *extra: str) -> tuple[float, float]:
+    """(wall, cpu) env steps/s of one measurement on `code_root`'s code; `config` relative to it."""
+    cmd = child_command(code_root, config, args, "--iterations", str(args.iterations),
+                        "--train_iterations", str(args.train_iterations), *extra)
     out = subprocess.run(cmd, cwd=code_root, env=child_env(code_root), capture_output=True, text=True)
     match = FIGURES.search(out.stdout)
     if out.returncode != 0 or match is None:
@@ -247,11 +253,8 @@ def compare_interleaved(args: argparse.Namespace) -> None:
           f"iteration each, in turn; load average {os.getloadavg()[0]:.1f}", flush=True)
     children = {}
     for name, code_root in (("new", ROOT), ("old", base)):
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--code_root", str(code_root), "--config", config, "--serve"]
-        for item in args.set:
-            cmd += ["--set", item]
-        children[name] = subprocess.Popen(cmd, cwd=code_root, env=child_env(code_root), stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, text=True)
+        children[name] = subprocess.Popen(child_command(code_root, config, args, "--serve"), cwd=code_root,
+                                          env=child_env(code_root), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def answer(name: str, prefix: str) -> str:
         for line in children[name].stdout:  # type: ignore[union-attr]
