@@ -33,7 +33,7 @@ from torch import nn
 from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
 from agents.policy_networks import ActorGroup, mlp_backward, mlp_forward
 from agents.ppo_updates import (  # noqa: F401  (n_iterations, ppo_actor_update: imported from here by scripts)
-    ClippedAdam, clipped_value_loss_gradient, minibatch_indices, n_iterations, normalize_advantages, ppo_actor_update,
+    ClippedAdam, clipped_value_loss_gradient, minibatches, n_iterations, normalize_advantages, ppo_actor_update,
 )
 from agents.rollout import LearnedPolicy, rollout
 from agents.rollout_buffer import Batch, RolloutBuffer
@@ -223,19 +223,20 @@ class HAPPOTrainer:
         self.value_norm.update(batch.returns)
         targets = self.value_norm.normalize(batch.returns)  # (M, N)
         old_values = self.value_norm.normalize(batch.values)  # rollout predictions in the new units
-        parameters = list(self.critic.parameters())
+        centralized = isinstance(self.critic, CentralizedCritic)
+        parameters = None if centralized else list(self.critic.parameters())  # IPPO's autograd needs them
+        critic_input = batch.state if centralized else batch.obs  # (M, state_dim) or (M, N, obs_dim)
         losses = []  # per minibatch step, as tensors: converted once at the end
         for _ in range(cfg.ppo_epochs):
-            for idx in minibatch_indices(batch.obs.shape[0], cfg.n_minibatches, self.generator):
-                old_idx, targets_idx = old_values.index_select(0, idx), targets.index_select(0, idx)
-                if isinstance(self.critic, CentralizedCritic):  # an mlp on the state: its backward pass by hand
-                    inputs, values = mlp_forward(self.critic.net, batch.state.index_select(0, idx))  # values (m, N)
-                    loss, grad_values = clipped_value_loss_gradient(values, old_idx, targets_idx, cfg.value_clip, cfg.huber_delta)
+            for input_b, old_values_b, targets_b in minibatches((critic_input, old_values, targets), cfg.n_minibatches, self.generator):
+                if centralized:  # an mlp on the state: its backward pass by hand
+                    inputs, values = mlp_forward(self.critic.net, input_b)  # values (m, N)
+                    loss, grad_values = clipped_value_loss_gradient(values, old_values_b, targets_b, cfg.value_clip, cfg.huber_delta)
                     grads = mlp_backward(self.critic.net, inputs, grad_values)
                 else:  # LocalCritics (IPPO): autograd through the batched per-agent critics
-                    values = self.critic(None, batch.obs.index_select(0, idx))
+                    values = self.critic(None, input_b)
                     loss, grad_values = clipped_value_loss_gradient(
-                        values.detach(), old_idx, targets_idx, cfg.value_clip, cfg.huber_delta
+                        values.detach(), old_values_b, targets_b, cfg.value_clip, cfg.huber_delta
                     )
                     grads = torch.autograd.grad(values, parameters, grad_values)
                 self.critic_optimizer.step(grads)

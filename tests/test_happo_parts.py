@@ -8,7 +8,7 @@ import torch
 
 from agents.centralized_critic import CentralizedCritic, LocalCritics, ValueNormalizer
 from agents.policy_networks import ActorGroup, CategoricalActor, mlp_backward, mlp_forward, tanh_via_sigmoid
-from agents.ppo_updates import ClippedAdam, clipped_value_loss, clipped_value_loss_gradient, surrogate_gradients
+from agents.ppo_updates import ClippedAdam, clipped_value_loss, clipped_value_loss_gradient, minibatches, surrogate_gradients
 from agents.rollout_buffer import compute_gae
 
 
@@ -258,3 +258,20 @@ def test_value_normalizer_matches_batch_statistics_and_round_trips():
     x32 = x.float()
     # float32 keeps ~7 digits of the normalised value: the error is ~1e-7 * std (~1e3), not relative to x
     assert torch.allclose(norm.denormalize(norm.normalize(x32)), x32, rtol=0, atol=1e-3)
+
+
+def test_minibatches_split_the_rows_once_per_epoch_and_keep_the_tensors_aligned():
+    # 10 rows in 3 minibatches: sizes 4, 4, 2; every row once; row i of every tensor in the same minibatch slot
+    rows = torch.arange(10)
+    features = torch.stack([rows * 10.0, rows * 100.0], dim=1)  # (10, 2)
+    generator = torch.Generator().manual_seed(3)
+    expected = torch.randperm(10, generator=torch.Generator().manual_seed(3))  # the permutation it must draw
+    parts = minibatches((features, rows), 3, generator)
+    assert [len(r) for _, r in parts] == [4, 4, 2]
+    assert torch.equal(torch.cat([r for _, r in parts]), expected)
+    for f, r in parts:
+        assert torch.equal(f, torch.stack([r * 10.0, r * 100.0], dim=1))
+        assert f.is_contiguous()
+    # the next epoch draws a new permutation from the same generator
+    again = torch.cat([r for _, r in minibatches((features, rows), 3, generator)])
+    assert sorted(again.tolist()) == list(range(10)) and not torch.equal(again, expected)
