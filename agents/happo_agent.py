@@ -229,10 +229,12 @@ class HAPPOTrainer:
         losses = []  # per minibatch step, as tensors: converted once at the end
         for _ in range(cfg.ppo_epochs):
             for input_b, old_values_b, targets_b in minibatches((critic_input, old_values, targets), cfg.n_minibatches, self.generator):
-                if centralized:  # an mlp on the state: its backward pass by hand
-                    inputs, values = mlp_forward(self.critic.net, input_b)  # values (m, N)
-                    loss, grad_values = clipped_value_loss_gradient(values, old_values_b, targets_b, cfg.value_clip, cfg.huber_delta)
-                    grads = mlp_backward(self.critic.net, inputs, grad_values)
+                if centralized:  # an mlp on the state: its backward pass by hand, so no autograd graph is recorded
+                    with torch.no_grad():
+                        inputs, values = mlp_forward(self.critic.net, input_b)  # values (m, N)
+                        loss, grad_values = clipped_value_loss_gradient(values, old_values_b, targets_b, cfg.value_clip, cfg.huber_delta)
+                        mlp_backward(self.critic.net, inputs, grad_values, self.critic_optimizer.grad_views)
+                    grads = None  # in the optimizer's buffer
                 else:  # LocalCritics (IPPO): autograd through the batched per-agent critics
                     values = self.critic(None, input_b)
                     loss, grad_values = clipped_value_loss_gradient(

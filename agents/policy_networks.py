@@ -112,18 +112,23 @@ def mlp_forward(net: nn.Sequential, x: torch.Tensor) -> tuple[list[torch.Tensor]
     return inputs, torch.addmm(linears[-1].bias, inputs[-1], linears[-1].weight.t())
 
 
-def mlp_backward(net: nn.Sequential, inputs: list[torch.Tensor], grad_output: torch.Tensor) -> list[torch.Tensor]:
+def mlp_backward(
+    net: nn.Sequential, inputs: list[torch.Tensor], grad_output: torch.Tensor, out: list[torch.Tensor] | None = None
+) -> list[torch.Tensor]:
     """Gradient of a loss with respect to an ``mlp``'s parameters, in ``net.parameters()`` order, from
     d loss / d output (M, n_out) and ``mlp_forward``'s saved inputs: the backward pass written out.
 
+    out: tensors shaped like the parameters to write the gradients into (``ClippedAdam.grad_views``, so
+    the optimizer needs no concatenation); None returns new tensors.
     Why by hand: for these small networks autograd's engine and per-operation overhead cost about as much
     as the arithmetic; the PPO steps (``agents.ppo_updates``) call this instead (docs/design_notes.md).
     """
     linears = list(net)[::2]
+    out = out or [None] * (2 * len(linears))
     grads: list[torch.Tensor] = []
     grad_out = grad_output
-    for j in range(len(linears) - 1, -1, -1):
-        grads[:0] = [grad_out.t() @ inputs[j], grad_out.sum(0)]  # weight (out, in), bias (out,)
+    for j in range(len(linears) - 1, -1, -1):  # weight (out, in), bias (out,)
+        grads[:0] = [torch.mm(grad_out.t(), inputs[j], out=out[2 * j]), torch.sum(grad_out, 0, out=out[2 * j + 1])]
         if j > 0:  # through the layer, then the tanh whose output is its input
             grad_out = torch.ops.aten.tanh_backward(grad_out @ linears[j].weight, inputs[j])
     return grads

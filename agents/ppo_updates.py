@@ -48,19 +48,29 @@ class ClippedAdam:
         self.exp_avg = torch.zeros_like(self.flat)  # first moment (P,)
         self.exp_avg_sq = torch.zeros_like(self.flat)  # second moment (P,)
         self.steps = 0
+        # the step's gradient (P,), and one view of it per parameter: ``mlp_backward(..., out=grad_views)``
+        # writes its products there, so a step needs no concatenation
+        self.grad = torch.zeros_like(self.flat)
+        self.grad_views = [g.view_as(p) for g, p in zip(self.grad.split([p.numel() for p in self.parameters]), self.parameters)]
+        # the constants as 0-dim tensors: an operation with a Python number wraps it into a tensor first (~2 us)
+        self._consts = {name: torch.tensor(value) for name, value in
+                        (("max_norm", max_grad_norm), ("tiny", 1e-6), ("beta2", betas[1]), ("eps", eps))}
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> None:
+    def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...] | None = None) -> None:
         """One step on `grads`, one per parameter in order (``surrogate_gradients``, ``mlp_backward`` or
-        ``torch.autograd.grad`` give them)."""
-        grad = torch.cat([g.reshape(-1) for g in grads])  # (P,), a fresh tensor: scaled in place below
-        # clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1
-        grad.mul_((self.max_grad_norm / (torch.linalg.vector_norm(grad) + 1e-6)).clamp_(max=1.0))
+        ``torch.autograd.grad`` give them); None: on the gradient already written into ``grad_views``."""
+        grad, c = self.grad, self._consts
+        if grads is not None:
+            torch.cat([g.reshape(-1) for g in grads], out=grad)  # (P,)
+        # clip_grad_norm_'s rule: scale by max_norm / (norm + 1e-6) when that is below 1 (max_norm / x is
+        # computed as 1 / x * max_norm, as Tensor.__rtruediv__ does)
+        grad.mul_(torch.linalg.vector_norm(grad).add_(c["tiny"]).reciprocal_().mul_(c["max_norm"]).clamp_(max=1.0))
         self.steps += 1
         beta1, beta2 = self.betas
         self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.eps)
+        self.exp_avg_sq.mul_(c["beta2"]).addcmul_(grad, grad, value=1 - beta2)
+        denom = self.exp_avg_sq.sqrt().div_(math.sqrt(1 - beta2**self.steps)).add_(c["eps"])
         self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - beta1**self.steps))
 
     def state_dict(self) -> dict[str, Any]:
@@ -109,13 +119,15 @@ def surrogate_gradients(
     weighted_adv: torch.Tensor,
     clip_eps: float,
     entropy_coef: float,
+    out: list[torch.Tensor] | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Gradient of the clipped surrogate loss ``-mean(min(r A, clip(r, 1-eps, 1+eps) A)) - c mean(H)`` with
     respect to the actor's parameters, derived by hand instead of by autograd.
 
     obs (M, obs_dim), actions int64 (M, D), old_log_prob (M,), weighted_adv (M,) (M * A for HAPPO) ->
     (one gradient per ``actor.parameters()`` tensor, the step's statistics (4,): policy loss, mean entropy,
-    approximate KL to the old policy, clip fraction, all before the step).
+    approximate KL to the old policy, clip fraction, all before the step). out: where to write the
+    gradients (``mlp_backward``'s out; the optimizer's ``grad_views``), None for new tensors.
 
     Why by hand: a minibatch step of these small networks spends about as long in the autograd engine and
     PyTorch's per-operation overhead as in arithmetic; the backward pass written out does the same
@@ -148,7 +160,7 @@ def surrogate_gradients(
             d_logits = p * -d_log_prob.view(1, 1, n)
         d_logits.scatter_add_(1, chosen, d_log_prob.view(1, 1, n).expand(n_dims, 1, n))  # the onehot term
         # back to (M, D * K), made contiguous for mlp_backward's products
-        grads = mlp_backward(actor.net, inputs, d_logits.view(n_dims * n_choices, n).t().contiguous())
+        grads = mlp_backward(actor.net, inputs, d_logits.view(n_dims * n_choices, n).t().contiguous(), out)
         stats = torch.stack([
             -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),
             entropy_per_dim.sum(0).mean(),
@@ -183,13 +195,13 @@ def ppo_actor_update(
         for obs_b, actions_b, old_log_prob_b, weighted_adv_b in minibatches(
             (obs, actions, old_log_prob, weighted_adv), cfg.n_minibatches, generator
         ):
-            grads, step = surrogate_gradients(
-                actor, obs_b, actions_b, old_log_prob_b, weighted_adv_b, cfg.clip_eps, cfg.entropy_coef
+            _, step = surrogate_gradients(  # the gradient goes straight into the optimizer's buffer
+                actor, obs_b, actions_b, old_log_prob_b, weighted_adv_b, cfg.clip_eps, cfg.entropy_coef, optimizer.grad_views
             )
             if kl_stop > 0 and float(step[2]) > kl_stop:  # step[2]: the approximate KL
                 stopped = True  # this agent has moved far enough from the policy that collected the batch
                 break
-            optimizer.step(grads)
+            optimizer.step()
             step_stats.append(step)
         if stopped:
             break

@@ -51,10 +51,11 @@ class PlainSGD:
 
     def __init__(self, parameters, lr: float) -> None:
         self.parameters, self.lr = list(parameters), lr
+        self.grad_views = [torch.zeros_like(p) for p in self.parameters]  # where the actor update writes its gradient
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor]) -> None:
-        for parameter, grad in zip(self.parameters, grads):
+    def step(self, grads: list[torch.Tensor] | None = None) -> None:
+        for parameter, grad in zip(self.parameters, self.grad_views if grads is None else grads):
             parameter.sub_(self.lr * grad)
 
 

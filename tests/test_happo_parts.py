@@ -275,3 +275,23 @@ def test_minibatches_split_the_rows_once_per_epoch_and_keep_the_tensors_aligned(
     # the next epoch draws a new permutation from the same generator
     again = torch.cat([r for _, r in minibatches((features, rows), 3, generator)])
     assert sorted(again.tolist()) == list(range(10)) and not torch.equal(again, expected)
+
+
+def test_gradients_written_into_the_optimizers_buffer_give_the_same_step():
+    # mlp_backward(out=optimizer.grad_views) then step() must equal step(the returned gradients), bit for bit
+    gen = torch.Generator().manual_seed(4)
+    nets = [CentralizedCritic(state_dim=5, n_agents=3, hidden_sizes=[8, 8], generator=torch.Generator().manual_seed(1))
+            for _ in range(2)]
+    optimizers = [ClippedAdam(net.parameters(), lr=0.01, max_grad_norm=0.5) for net in nets]
+    initial = optimizers[1].flat.clone()
+    for _ in range(3):
+        state, grad_out = torch.randn(16, 5, generator=gen), torch.randn(16, 3, generator=gen)
+        with torch.no_grad():
+            inputs, _ = mlp_forward(nets[0].net, state)
+            grads = mlp_backward(nets[0].net, inputs, grad_out)
+            written = mlp_backward(nets[1].net, inputs, grad_out, out=optimizers[1].grad_views)
+        assert all(torch.equal(a, b) for a, b in zip(grads, written))
+        optimizers[0].step(grads)
+        optimizers[1].step()
+        assert torch.equal(optimizers[0].flat, optimizers[1].flat)
+    assert not torch.equal(optimizers[1].flat, initial)  # the steps moved the parameters
