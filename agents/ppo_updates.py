@@ -151,8 +151,9 @@ def surrogate_gradients(
         log_ratio = log_prob - old_log_prob
         ratio = log_ratio.exp()
         clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps)
-        passes = (ratio == clipped) | (ratio * weighted_adv < clipped * weighted_adv)
-        d_log_prob = torch.where(passes, -weighted_adv * ratio, 0.0) / n  # dL/d log_prob (M,)
+        surrogate, surrogate_clipped = ratio * weighted_adv, clipped * weighted_adv  # the two terms of the min
+        passes = (ratio == clipped) | (surrogate < surrogate_clipped)
+        d_log_prob = torch.where(passes, surrogate, 0.0).div_(-n)  # dL/d log_prob (M,): -r A / M where it passes
         # d log_prob / d logits = onehot - p; d H_d / d logits = -p (log p + H_d) (softmax per dimension)
         if entropy_coef:
             d_logits = p * ((entropy_coef / n) * (log_p + entropy_per_dim.unsqueeze(1)) - d_log_prob.view(1, 1, n))
@@ -161,11 +162,12 @@ def surrogate_gradients(
         d_logits.scatter_add_(1, chosen, d_log_prob.view(1, 1, n).expand(n_dims, 1, n))  # the onehot term
         # back to (M, D * K), made contiguous for mlp_backward's products
         grads = mlp_backward(actor.net, inputs, d_logits.view(n_dims * n_choices, n).t().contiguous(), out)
+        change = ratio - 1
         stats = torch.stack([
-            -torch.min(ratio * weighted_adv, clipped * weighted_adv).mean(),
+            -torch.min(surrogate, surrogate_clipped).mean(),
             entropy_per_dim.sum(0).mean(),
-            ((ratio - 1) - log_ratio).mean(),  # Schulman's unbiased KL estimate
-            ((ratio - 1).abs() > clip_eps).float().mean(),
+            (change - log_ratio).mean(),  # Schulman's unbiased KL estimate
+            (change.abs() > clip_eps).float().mean(),
         ])
     return grads, stats
 
