@@ -52,15 +52,13 @@ def merton_log_increments(
     normal), each for all paths at once; so with ``n_paths=1`` and a legacy
     ``np.random.RandomState`` as ``rng`` the reference's own stream is replayed number for number.
     """
-    increments = np.empty((n_paths, length))  # (n_paths, length)
-    diffusion_sd = scale * np.sqrt(jump_rate)
-    for k in range(length):
-        z = rng.normal(0.0, 1.0, size=n_paths)
-        n_jumps = rng.poisson(jump_rate, size=n_paths)
-        z_jump = rng.normal(0.0, jump_sd, size=n_paths)
-        # sqrt(N) * Normal: the sum of N i.i.d. jump sizes, drawn in one normal
-        increments[:, k] = diffusion_sd * z + scale * np.sqrt(n_jumps) * z_jump
-    return increments
+    z, n_jumps, z_jump = np.empty((3, length, n_paths))  # (length, n_paths) each
+    for k in range(length):  # the draws step by step; the arithmetic below once, on all of them
+        z[k] = rng.normal(0.0, 1.0, size=n_paths)
+        n_jumps[k] = rng.poisson(jump_rate, size=n_paths)
+        z_jump[k] = rng.normal(0.0, jump_sd, size=n_paths)
+    # sqrt(N) * Normal: the sum of N i.i.d. jump sizes, drawn in one normal
+    return np.ascontiguousarray((scale * np.sqrt(jump_rate) * z + scale * np.sqrt(n_jumps) * z_jump).T)  # (n_paths, length)
 
 
 def merton_paths_and_attempts(
