@@ -107,6 +107,8 @@ def run_experiment(
     The run folder also gets ``log.txt``, ``provenance.yaml`` and this dict as ``result.json``.
     """
     record = provenance()
+    # a missing or unfit test set fails now, not after the training: the files are checked here, used only at the end
+    test_demand(config, make_env(config.env, n_envs=1).n_streams)
     trained = train(config, run_dir=Path(run_dir) if run_dir is not None else None, resume=resume, log=log, changes=changes)
     run_dir = trained.run_dir
     write_provenance(run_dir, record)

@@ -11,6 +11,7 @@ import pytest
 from agents.experiment import run_experiment
 from utils.config import load_config
 from utils.data_loader import sample_demand, write_demand_folder
+from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = ROOT / "configs" / "train_serial.yaml"
@@ -69,3 +70,12 @@ def test_test_costs_equal_evaluate_main_on_best_pt(tiny_run, tmp_path, monkeypat
     (row,) = json.loads(out.read_text())["policies"].values()
     assert row["episode_cost"] == result["test"]["episode_cost"]
     assert row["fill_rate"] == result["test"]["fill_rate"]
+
+
+def test_a_missing_test_set_fails_before_any_training(tmp_path, monkeypatch):
+    # the test files are read at the end; a wrong test_dir used to surface only after the whole training
+    monkeypatch.chdir(tmp_path)
+    config = load_config(SERIAL, tiny_overrides(tmp_path / "out", Path("test_data/test_demand_merton")))
+    with pytest.raises(UserError, match=rf"'test_data/test_demand_merton' not found in the working directory {tmp_path}"):
+        run_experiment(config)
+    assert not (tmp_path / "out").exists()  # no run folder: nothing was trained

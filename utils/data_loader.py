@@ -316,8 +316,10 @@ def read_demand_folder(path: str | os.PathLike) -> DemandSet:
     folder = Path(path)
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "not found"
+        # configs name the project's sets relative to the repository root: say where a relative path was looked for
+        where = "" if folder.is_absolute() else f" in the working directory {Path.cwd()} (run from the repository root or give an absolute path)"
         raise UserError(
-            f"demand folder '{folder}' {what}; pass a folder of demand files such as test_data/test_demand_merton "
+            f"demand folder '{folder}' {what}{where}; pass a folder of demand files such as test_data/test_demand_merton "
             "(python test_data/generate_test_data.py writes the project's test sets)"
         )
     entries = _visible_entries(folder)
