@@ -38,7 +38,8 @@ class ClippedAdam:
         gradient is scaled down to this global L2 norm when above it, which bounds a step when a minibatch's
         advantages are extreme; eps: added to sqrt(v); 1e-5 as in common PPO implementations (PyTorch's default is 1e-8)."""
         self.parameters = list(parameters)
-        self.lr, self.max_grad_norm, self.eps, self.betas = lr, max_grad_norm, eps, betas
+        self.lr = lr  # the only setting that may change between steps
+        self._betas = betas
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in self.parameters])  # (P,)
             offset = 0
@@ -52,7 +53,8 @@ class ClippedAdam:
         # writes its products there, so a step needs no concatenation
         self.grad = torch.zeros_like(self.flat)
         self.grad_views = [g.view_as(p) for g, p in zip(self.grad.split([p.numel() for p in self.parameters]), self.parameters)]
-        # the constants as 0-dim tensors: an operation with a Python number wraps it into a tensor first (~2 us)
+        # the constants as 0-dim tensors, made once: an operation with a Python number wraps it into a tensor
+        # first (~2 us each time)
         self._consts = {name: torch.tensor(value) for name, value in
                         (("max_norm", max_grad_norm), ("tiny", 1e-6), ("beta2", betas[1]), ("eps", eps))}
 
@@ -67,7 +69,7 @@ class ClippedAdam:
         # computed as 1 / x * max_norm, as Tensor.__rtruediv__ does)
         grad.mul_(torch.linalg.vector_norm(grad).add_(c["tiny"]).reciprocal_().mul_(c["max_norm"]).clamp_(max=1.0))
         self.steps += 1
-        beta1, beta2 = self.betas
+        beta1, beta2 = self._betas
         self.exp_avg.lerp_(grad, 1 - beta1)
         self.exp_avg_sq.mul_(c["beta2"]).addcmul_(grad, grad, value=1 - beta2)
         denom = self.exp_avg_sq.sqrt().div_(math.sqrt(1 - beta2**self.steps)).add_(c["eps"])
