@@ -248,6 +248,11 @@ def test_tuning_cache_returns_the_search_result_and_keys_on_its_inputs(tmp_path)
     costly = EnvConfig(episode_length=20, serial=SerialConfig(holding_cost=[2.0, 1.0, 1.0]))
     keys = {_tuning_key("installation_base_stock", c, demand, m, 0) for c, m in ((config, 1), (costly, 1), (config, 2))}
     assert len(keys) == 3
+    # what only a learning agent sees or is rewarded by does not change a rule's tuning: the same entry
+    agent_view = EnvConfig(episode_length=20, reward_alpha=0.0, obs_inventory_position=True, obs_shared_demand=4)
+    assert tune("installation_base_stock", agent_view, demand, max_sweeps=1, cache_dir=tmp_path).cached
+    searched = tune("installation_base_stock", agent_view, demand, max_sweeps=1)  # and a search finds the same
+    assert searched.params.tolist() == fresh.params.tolist() and searched.mean_cost == fresh.mean_cost
     # a damaged entry is searched again and rewritten
     entry = tmp_path / f"installation_base_stock-{_tuning_key('installation_base_stock', config, demand, 1, 0)}.json"
     entry.write_text("{not json")

@@ -167,9 +167,13 @@ def tuning_demand(config: ExperimentConfig, baseline_config: BaselinesConfig, n_
 
 def _tuning_key(name: str, env_config: EnvConfig, demand: np.ndarray, max_sweeps: int, seed: int,
                 planner: PlannerConfig | None = None) -> str:
-    """A digest of everything a tuning result depends on, the simulation code included (16 hex digits)."""
+    """A digest of everything a tuning result depends on, the simulation code included (16 hex digits).
+
+    The env's training reward mix and observation options are left out: a rule acts on the env's state and is
+    scored by its costs, so neither changes its tuning, and an ablation over them reuses one tuned rule."""
+    env = {k: v for k, v in dataclasses.asdict(env_config).items() if k != "reward_alpha" and not k.startswith("obs_")}
     digest = hashlib.sha256()
-    digest.update(json.dumps([name, dataclasses.asdict(env_config), max_sweeps, seed], sort_keys=True).encode())
+    digest.update(json.dumps([name, env, max_sweeps, seed], sort_keys=True).encode())
     digest.update(np.ascontiguousarray(demand, dtype=np.int64).tobytes())
     digest.update(str(demand.shape).encode())
     root = Path(__file__).resolve().parents[2]
