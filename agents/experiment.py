@@ -107,8 +107,9 @@ def run_experiment(
     The run folder also gets ``log.txt``, ``provenance.yaml`` and this dict as ``result.json``.
     """
     record = provenance()
-    # a missing or unfit test set fails now, not after the training: the files are checked here, used only at the end
-    test_demand(config, make_env(config.env, n_envs=1).n_streams)
+    # read now, so a missing or unfit test set fails before the training; used only at the end
+    n_streams = make_env(config.env, n_envs=1).n_streams
+    test, names = test_demand(config, n_streams)
     trained = train(config, run_dir=Path(run_dir) if run_dir is not None else None, resume=resume, log=log, changes=changes)
     run_dir = trained.run_dir
     write_provenance(run_dir, record)
@@ -118,11 +119,9 @@ def run_experiment(
         if not best.is_file():  # train() keeps no policy whose validation cost was never finite
             raise UserError(f"run {run_dir} never had a finite validation cost, so it has no best.pt to evaluate; "
                             "check the config's costs and step sizes")
-        policy, resolved = load_policy(best)
-        n_streams = make_env(resolved.env, n_envs=1).n_streams
+        policy, resolved = load_policy(best)  # training fills in only the residual rule: env and demand are config's
         val = validation_demand(resolved.demand, resolved.env.episode_length, n_streams)  # (n_val, T, S)
         validation = evaluate_trained(policy, resolved, val, seed=resolved.demand.validation_seed)
-        test, names = test_demand(resolved, n_streams)
         tested = evaluate_trained(policy, resolved, test, seed=resolved.seed)
         log(f"{resolved.name} seed {resolved.seed}: best validation cost {validation['cost_mean']:,.1f}, "
             f"test cost {tested['cost_mean']:,.1f} ± {tested['cost_ci95']:,.1f} ({len(names)} files of {resolved.demand.test_dir})")
